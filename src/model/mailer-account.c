@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * MailerAccount: one configured mail account (its settings, never its
+ * password, which lives only in the keyring) and its live connection state.
+ */
+#include "config.h"
+
+#include "mailer-account.h"
+#include "mailer-model-enum-types.h"
+#include "mailer-model-private.h"
+
+struct _MailerAccount
+{
+  GObject parent_instance;
+
+  gint64 id;
+  char *uuid;
+  MailerAccountKind kind;
+  char *display_name;
+  char *address;
+  char *host;
+  guint16 port;
+  MailerSecurity security;
+  char *username;
+  char *pinned_certificate;
+  MailerConnectionState connection_state;
+  char *status_message;
+};
+
+G_DEFINE_FINAL_TYPE (MailerAccount, mailer_account, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_ID,
+  PROP_UUID,
+  PROP_KIND,
+  PROP_DISPLAY_NAME,
+  PROP_ADDRESS,
+  PROP_HOST,
+  PROP_PORT,
+  PROP_SECURITY,
+  PROP_USERNAME,
+  PROP_PINNED_CERTIFICATE,
+  PROP_CONNECTION_STATE,
+  PROP_STATUS_MESSAGE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void
+mailer_account_finalize (GObject *object)
+{
+  MailerAccount *self = (MailerAccount *)object;
+
+  g_clear_pointer (&self->uuid, g_free);
+  g_clear_pointer (&self->display_name, g_free);
+  g_clear_pointer (&self->address, g_free);
+  g_clear_pointer (&self->host, g_free);
+  g_clear_pointer (&self->username, g_free);
+  g_clear_pointer (&self->pinned_certificate, g_free);
+  g_clear_pointer (&self->status_message, g_free);
+
+  G_OBJECT_CLASS (mailer_account_parent_class)->finalize (object);
+}
+
+static void
+mailer_account_get_property (GObject    *object,
+                             guint       prop_id,
+                             GValue     *value,
+                             GParamSpec *pspec)
+{
+  MailerAccount *self = MAILER_ACCOUNT (object);
+
+  switch (prop_id)
+    {
+    case PROP_ID:
+      g_value_set_int64 (value, self->id);
+      break;
+    case PROP_UUID:
+      g_value_set_string (value, self->uuid);
+      break;
+    case PROP_KIND:
+      g_value_set_enum (value, self->kind);
+      break;
+    case PROP_DISPLAY_NAME:
+      g_value_set_string (value, self->display_name);
+      break;
+    case PROP_ADDRESS:
+      g_value_set_string (value, self->address);
+      break;
+    case PROP_HOST:
+      g_value_set_string (value, self->host);
+      break;
+    case PROP_PORT:
+      g_value_set_uint (value, self->port);
+      break;
+    case PROP_SECURITY:
+      g_value_set_enum (value, self->security);
+      break;
+    case PROP_USERNAME:
+      g_value_set_string (value, self->username);
+      break;
+    case PROP_PINNED_CERTIFICATE:
+      g_value_set_string (value, self->pinned_certificate);
+      break;
+    case PROP_CONNECTION_STATE:
+      g_value_set_enum (value, self->connection_state);
+      break;
+    case PROP_STATUS_MESSAGE:
+      g_value_set_string (value, self->status_message);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mailer_account_set_property (GObject      *object,
+                             guint         prop_id,
+                             const GValue *value,
+                             GParamSpec   *pspec)
+{
+  MailerAccount *self = MAILER_ACCOUNT (object);
+
+  switch (prop_id)
+    {
+    case PROP_ID:
+      mailer_account_set_id (self, g_value_get_int64 (value));
+      break;
+    case PROP_UUID:
+      self->uuid = g_value_dup_string (value);
+      break;
+    case PROP_KIND:
+      self->kind = g_value_get_enum (value);
+      break;
+    case PROP_DISPLAY_NAME:
+      mailer_account_set_display_name (self, g_value_get_string (value));
+      break;
+    case PROP_ADDRESS:
+      mailer_account_set_address (self, g_value_get_string (value));
+      break;
+    case PROP_HOST:
+      mailer_account_set_host (self, g_value_get_string (value));
+      break;
+    case PROP_PORT:
+      mailer_account_set_port (self, g_value_get_uint (value));
+      break;
+    case PROP_SECURITY:
+      mailer_account_set_security (self, g_value_get_enum (value));
+      break;
+    case PROP_USERNAME:
+      mailer_account_set_username (self, g_value_get_string (value));
+      break;
+    case PROP_PINNED_CERTIFICATE:
+      mailer_account_set_pinned_certificate (self, g_value_get_string (value));
+      break;
+    case PROP_CONNECTION_STATE:
+      mailer_account_set_connection_state (self, g_value_get_enum (value));
+      break;
+    case PROP_STATUS_MESSAGE:
+      mailer_account_set_status_message (self, g_value_get_string (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mailer_account_constructed (GObject *object)
+{
+  MailerAccount *self = (MailerAccount *)object;
+
+  G_OBJECT_CLASS (mailer_account_parent_class)->constructed (object);
+
+  if (self->uuid == NULL)
+    self->uuid = g_uuid_string_random ();
+}
+
+static void
+mailer_account_class_init (MailerAccountClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->constructed = mailer_account_constructed;
+  object_class->finalize = mailer_account_finalize;
+  object_class->get_property = mailer_account_get_property;
+  object_class->set_property = mailer_account_set_property;
+
+  /* 0 until the store has assigned one. */
+  properties[PROP_ID] =
+    g_param_spec_int64 ("id", NULL, NULL,
+                        0, G_MAXINT64, 0,
+                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /* Stable identity across data dirs, used to find the keyring secret. */
+  properties[PROP_UUID] =
+    g_param_spec_string ("uuid", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_KIND] =
+    g_param_spec_enum ("kind", NULL, NULL,
+                       MAILER_TYPE_ACCOUNT_KIND, MAILER_ACCOUNT_KIND_IMAP,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_DISPLAY_NAME] =
+    g_param_spec_string ("display-name", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_ADDRESS] =
+    g_param_spec_string ("address", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_HOST] =
+    g_param_spec_string ("host", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_PORT] =
+    g_param_spec_uint ("port", NULL, NULL,
+                       0, G_MAXUINT16, 0,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_SECURITY] =
+    g_param_spec_enum ("security", NULL, NULL,
+                       MAILER_TYPE_SECURITY, MAILER_SECURITY_TLS,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_USERNAME] =
+    g_param_spec_string ("username", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /* SHA-256 of a certificate the user chose to trust for host:port. */
+  properties[PROP_PINNED_CERTIFICATE] =
+    g_param_spec_string ("pinned-certificate", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_CONNECTION_STATE] =
+    g_param_spec_enum ("connection-state", NULL, NULL,
+                       MAILER_TYPE_CONNECTION_STATE, MAILER_CONNECTION_STATE_OFFLINE,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_STATUS_MESSAGE] =
+    g_param_spec_string ("status-message", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+mailer_account_init (MailerAccount *self)
+{
+}
+
+/**
+ * mailer_account_new:
+ *
+ * Creates a new account with a fresh UUID.  Accounts loaded from the store
+ * pass their UUID as a construct property instead.
+ */
+MailerAccount *
+mailer_account_new (MailerAccountKind kind)
+{
+  return g_object_new (MAILER_TYPE_ACCOUNT, "kind", kind, NULL);
+}
+
+const char *
+mailer_account_get_uuid (MailerAccount *self)
+{
+  g_return_val_if_fail (MAILER_IS_ACCOUNT (self), NULL);
+  return self->uuid;
+}
+
+gint64
+mailer_account_get_id (MailerAccount *self)
+{
+  g_return_val_if_fail (MAILER_IS_ACCOUNT (self), 0);
+  return self->id;
+}
+
+void
+mailer_account_set_id (MailerAccount *self,
+                       gint64         id)
+{
+  g_return_if_fail (MAILER_IS_ACCOUNT (self));
+
+  if (self->id != id)
+    {
+      self->id = id;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ID]);
+    }
+}
+
+MailerAccountKind
+mailer_account_get_kind (MailerAccount *self)
+{
+  g_return_val_if_fail (MAILER_IS_ACCOUNT (self), MAILER_ACCOUNT_KIND_IMAP);
+  return self->kind;
+}
+
+#define STRING_PROPERTY(name, PROP)                                        \
+  const char *                                                             \
+  mailer_account_get_##name (MailerAccount *self)                          \
+  {                                                                        \
+    g_return_val_if_fail (MAILER_IS_ACCOUNT (self), NULL);                 \
+    return self->name;                                                     \
+  }                                                                        \
+                                                                           \
+  void                                                                     \
+  mailer_account_set_##name (MailerAccount *self,                          \
+                             const char    *value)                         \
+  {                                                                        \
+    g_return_if_fail (MAILER_IS_ACCOUNT (self));                           \
+                                                                           \
+    if (_mailer_set_string (&self->name, value))                                    \
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP]);        \
+  }
+
+STRING_PROPERTY (display_name, PROP_DISPLAY_NAME)
+STRING_PROPERTY (address, PROP_ADDRESS)
+STRING_PROPERTY (host, PROP_HOST)
+STRING_PROPERTY (username, PROP_USERNAME)
+STRING_PROPERTY (pinned_certificate, PROP_PINNED_CERTIFICATE)
+STRING_PROPERTY (status_message, PROP_STATUS_MESSAGE)
+
+#undef STRING_PROPERTY
+
+guint16
+mailer_account_get_port (MailerAccount *self)
+{
+  g_return_val_if_fail (MAILER_IS_ACCOUNT (self), 0);
+  return self->port;
+}
+
+void
+mailer_account_set_port (MailerAccount *self,
+                         guint16        port)
+{
+  g_return_if_fail (MAILER_IS_ACCOUNT (self));
+
+  if (self->port != port)
+    {
+      self->port = port;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PORT]);
+    }
+}
+
+MailerSecurity
+mailer_account_get_security (MailerAccount *self)
+{
+  g_return_val_if_fail (MAILER_IS_ACCOUNT (self), MAILER_SECURITY_TLS);
+  return self->security;
+}
+
+void
+mailer_account_set_security (MailerAccount  *self,
+                             MailerSecurity  security)
+{
+  g_return_if_fail (MAILER_IS_ACCOUNT (self));
+
+  if (self->security != security)
+    {
+      self->security = security;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SECURITY]);
+    }
+}
+
+MailerConnectionState
+mailer_account_get_connection_state (MailerAccount *self)
+{
+  g_return_val_if_fail (MAILER_IS_ACCOUNT (self), MAILER_CONNECTION_STATE_OFFLINE);
+  return self->connection_state;
+}
+
+void
+mailer_account_set_connection_state (MailerAccount         *self,
+                                     MailerConnectionState  state)
+{
+  g_return_if_fail (MAILER_IS_ACCOUNT (self));
+
+  if (self->connection_state != state)
+    {
+      self->connection_state = state;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTION_STATE]);
+    }
+}

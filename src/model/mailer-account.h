@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "mailer-model-enums.h"
+
+G_BEGIN_DECLS
+
+#define MAILER_TYPE_ACCOUNT (mailer_account_get_type ())
+
+G_DECLARE_FINAL_TYPE (MailerAccount, mailer_account, MAILER, ACCOUNT, GObject)
+
+MailerAccount         *mailer_account_new                  (MailerAccountKind      kind);
+const char            *mailer_account_get_uuid             (MailerAccount         *self);
+gint64                 mailer_account_get_id               (MailerAccount         *self);
+void                   mailer_account_set_id               (MailerAccount         *self,
+                                                            gint64                 id);
+MailerAccountKind      mailer_account_get_kind             (MailerAccount         *self);
+const char            *mailer_account_get_display_name     (MailerAccount         *self);
+void                   mailer_account_set_display_name     (MailerAccount         *self,
+                                                            const char            *display_name);
+const char            *mailer_account_get_address          (MailerAccount         *self);
+void                   mailer_account_set_address          (MailerAccount         *self,
+                                                            const char            *address);
+const char            *mailer_account_get_host             (MailerAccount         *self);
+void                   mailer_account_set_host             (MailerAccount         *self,
+                                                            const char            *host);
+guint16                mailer_account_get_port             (MailerAccount         *self);
+void                   mailer_account_set_port             (MailerAccount         *self,
+                                                            guint16                port);
+MailerSecurity         mailer_account_get_security         (MailerAccount         *self);
+void                   mailer_account_set_security         (MailerAccount         *self,
+                                                            MailerSecurity         security);
+const char            *mailer_account_get_username         (MailerAccount         *self);
+void                   mailer_account_set_username         (MailerAccount         *self,
+                                                            const char            *username);
+const char            *mailer_account_get_pinned_certificate (MailerAccount       *self);
+void                   mailer_account_set_pinned_certificate (MailerAccount       *self,
+                                                              const char          *sha256);
+MailerConnectionState  mailer_account_get_connection_state (MailerAccount         *self);
+void                   mailer_account_set_connection_state (MailerAccount         *self,
+                                                            MailerConnectionState  state);
+const char            *mailer_account_get_status_message   (MailerAccount         *self);
+void                   mailer_account_set_status_message   (MailerAccount         *self,
+                                                            const char            *message);
+
+G_END_DECLS

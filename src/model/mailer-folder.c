@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * MailerFolder: one mailbox of an account (IMAP mailbox, or the local
+ * folders of a POP3 account) with the counts the sidebar shows.
+ */
+#include "config.h"
+
+#include "mailer-folder.h"
+#include "mailer-model-enum-types.h"
+#include "mailer-model-private.h"
+
+struct _MailerFolder
+{
+  GObject parent_instance;
+
+  gint64 id;
+  gint64 account_id;
+  char *path;
+  char *display_name;
+  MailerFolderRole role;
+  guint unread_count;
+  guint total_count;
+};
+
+G_DEFINE_FINAL_TYPE (MailerFolder, mailer_folder, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_ID,
+  PROP_ACCOUNT_ID,
+  PROP_PATH,
+  PROP_DISPLAY_NAME,
+  PROP_ROLE,
+  PROP_UNREAD_COUNT,
+  PROP_TOTAL_COUNT,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void
+mailer_folder_finalize (GObject *object)
+{
+  MailerFolder *self = (MailerFolder *)object;
+
+  g_clear_pointer (&self->path, g_free);
+  g_clear_pointer (&self->display_name, g_free);
+
+  G_OBJECT_CLASS (mailer_folder_parent_class)->finalize (object);
+}
+
+static void
+mailer_folder_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  MailerFolder *self = MAILER_FOLDER (object);
+
+  switch (prop_id)
+    {
+    case PROP_ID:
+      g_value_set_int64 (value, self->id);
+      break;
+    case PROP_ACCOUNT_ID:
+      g_value_set_int64 (value, self->account_id);
+      break;
+    case PROP_PATH:
+      g_value_set_string (value, self->path);
+      break;
+    case PROP_DISPLAY_NAME:
+      g_value_set_string (value, mailer_folder_get_display_name (self));
+      break;
+    case PROP_ROLE:
+      g_value_set_enum (value, self->role);
+      break;
+    case PROP_UNREAD_COUNT:
+      g_value_set_uint (value, self->unread_count);
+      break;
+    case PROP_TOTAL_COUNT:
+      g_value_set_uint (value, self->total_count);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mailer_folder_set_property (GObject      *object,
+                            guint         prop_id,
+                            const GValue *value,
+                            GParamSpec   *pspec)
+{
+  MailerFolder *self = MAILER_FOLDER (object);
+
+  switch (prop_id)
+    {
+    case PROP_ID:
+      mailer_folder_set_id (self, g_value_get_int64 (value));
+      break;
+    case PROP_ACCOUNT_ID:
+      self->account_id = g_value_get_int64 (value);
+      break;
+    case PROP_PATH:
+      self->path = g_value_dup_string (value);
+      break;
+    case PROP_DISPLAY_NAME:
+      mailer_folder_set_display_name (self, g_value_get_string (value));
+      break;
+    case PROP_ROLE:
+      mailer_folder_set_role (self, g_value_get_enum (value));
+      break;
+    case PROP_UNREAD_COUNT:
+      mailer_folder_set_unread_count (self, g_value_get_uint (value));
+      break;
+    case PROP_TOTAL_COUNT:
+      mailer_folder_set_total_count (self, g_value_get_uint (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mailer_folder_class_init (MailerFolderClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = mailer_folder_finalize;
+  object_class->get_property = mailer_folder_get_property;
+  object_class->set_property = mailer_folder_set_property;
+
+  properties[PROP_ID] =
+    g_param_spec_int64 ("id", NULL, NULL,
+                        0, G_MAXINT64, 0,
+                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_ACCOUNT_ID] =
+    g_param_spec_int64 ("account-id", NULL, NULL,
+                        0, G_MAXINT64, 0,
+                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /* The server's name for the mailbox, in UTF-8. */
+  properties[PROP_PATH] =
+    g_param_spec_string ("path", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /* What the user sees; the last component of the path unless set. */
+  properties[PROP_DISPLAY_NAME] =
+    g_param_spec_string ("display-name", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_ROLE] =
+    g_param_spec_enum ("role", NULL, NULL,
+                       MAILER_TYPE_FOLDER_ROLE, MAILER_FOLDER_ROLE_NONE,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_UNREAD_COUNT] =
+    g_param_spec_uint ("unread-count", NULL, NULL,
+                       0, G_MAXUINT, 0,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_TOTAL_COUNT] =
+    g_param_spec_uint ("total-count", NULL, NULL,
+                       0, G_MAXUINT, 0,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+mailer_folder_init (MailerFolder *self)
+{
+}
+
+MailerFolder *
+mailer_folder_new (gint64      account_id,
+                   const char *path)
+{
+  g_return_val_if_fail (path != NULL, NULL);
+
+  return g_object_new (MAILER_TYPE_FOLDER,
+                       "account-id", account_id,
+                       "path", path,
+                       NULL);
+}
+
+gint64
+mailer_folder_get_id (MailerFolder *self)
+{
+  g_return_val_if_fail (MAILER_IS_FOLDER (self), 0);
+  return self->id;
+}
+
+void
+mailer_folder_set_id (MailerFolder *self,
+                      gint64        id)
+{
+  g_return_if_fail (MAILER_IS_FOLDER (self));
+
+  if (self->id != id)
+    {
+      self->id = id;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ID]);
+    }
+}
+
+gint64
+mailer_folder_get_account_id (MailerFolder *self)
+{
+  g_return_val_if_fail (MAILER_IS_FOLDER (self), 0);
+  return self->account_id;
+}
+
+const char *
+mailer_folder_get_path (MailerFolder *self)
+{
+  g_return_val_if_fail (MAILER_IS_FOLDER (self), NULL);
+  return self->path;
+}
+
+const char *
+mailer_folder_get_display_name (MailerFolder *self)
+{
+  g_return_val_if_fail (MAILER_IS_FOLDER (self), NULL);
+  return self->display_name != NULL ? self->display_name : self->path;
+}
+
+void
+mailer_folder_set_display_name (MailerFolder *self,
+                                const char   *display_name)
+{
+  g_return_if_fail (MAILER_IS_FOLDER (self));
+
+  if (_mailer_set_string (&self->display_name, display_name))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DISPLAY_NAME]);
+}
+
+MailerFolderRole
+mailer_folder_get_role (MailerFolder *self)
+{
+  g_return_val_if_fail (MAILER_IS_FOLDER (self), MAILER_FOLDER_ROLE_NONE);
+  return self->role;
+}
+
+void
+mailer_folder_set_role (MailerFolder     *self,
+                        MailerFolderRole  role)
+{
+  g_return_if_fail (MAILER_IS_FOLDER (self));
+
+  if (self->role != role)
+    {
+      self->role = role;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ROLE]);
+    }
+}
+
+guint
+mailer_folder_get_unread_count (MailerFolder *self)
+{
+  g_return_val_if_fail (MAILER_IS_FOLDER (self), 0);
+  return self->unread_count;
+}
+
+void
+mailer_folder_set_unread_count (MailerFolder *self,
+                                guint         count)
+{
+  g_return_if_fail (MAILER_IS_FOLDER (self));
+
+  if (self->unread_count != count)
+    {
+      self->unread_count = count;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UNREAD_COUNT]);
+    }
+}
+
+guint
+mailer_folder_get_total_count (MailerFolder *self)
+{
+  g_return_val_if_fail (MAILER_IS_FOLDER (self), 0);
+  return self->total_count;
+}
+
+void
+mailer_folder_set_total_count (MailerFolder *self,
+                               guint         count)
+{
+  g_return_if_fail (MAILER_IS_FOLDER (self));
+
+  if (self->total_count != count)
+    {
+      self->total_count = count;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOTAL_COUNT]);
+    }
+}

@@ -1,0 +1,688 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * MailerStore: the local SQLite database.
+ *
+ * Two connections to one WAL database: all writes go through a single
+ * worker thread (so the UI thread never waits on a write, and writes keep
+ * their order), reads for the UI are small indexed queries on the owner's
+ * thread.  An async write completes only after its transaction committed.
+ *
+ * The schema lives in numbered resources sql/NNN-name.sql, applied in
+ * order under PRAGMA user_version, all pending ones in one transaction.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include "mailer-store.h"
+#include "mailer-store-resources.h"
+#include "mailer-model-enums.h"
+
+#define SQL_RESOURCE_DIR "/org/example/Mailer/store/sql/"
+
+struct _MailerStore
+{
+  GObject parent_instance;
+
+  char *dir;
+  sqlite3 *read_db;     /* owner's thread only */
+  sqlite3 *write_db;    /* writer thread only, once opened */
+  GThreadPool *writer;
+  guint schema_version;
+};
+
+G_DEFINE_FINAL_TYPE (MailerStore, mailer_store, G_TYPE_OBJECT)
+
+G_DEFINE_QUARK (mailer-store-error-quark, mailer_store_error)
+
+typedef gboolean (*WriteFunc) (MailerStore  *self,
+                               sqlite3      *db,
+                               GTask        *task,
+                               GError      **error);
+
+typedef struct
+{
+  GTask *task;
+  WriteFunc func;
+} WriteOp;
+
+static void
+set_sqlite_error (GError     **error,
+                  sqlite3     *db,
+                  int          rc,
+                  const char  *what)
+{
+  MailerStoreError code;
+  const char *message = db ? sqlite3_errmsg (db) : sqlite3_errstr (rc);
+
+  switch (rc & 0xff)
+    {
+    case SQLITE_FULL:
+      code = MAILER_STORE_ERROR_FULL;
+      g_set_error (error, MAILER_STORE_ERROR, code,
+                   "The disk is full: %s failed (%s)", what, message);
+      return;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+      code = MAILER_STORE_ERROR_READ_ONLY;
+      g_set_error (error, MAILER_STORE_ERROR, code,
+                   "The mail database cannot be written: %s failed (%s)", what, message);
+      return;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      code = MAILER_STORE_ERROR_CORRUPT;
+      break;
+    case SQLITE_CANTOPEN:
+      code = MAILER_STORE_ERROR_OPEN;
+      break;
+    default:
+      code = MAILER_STORE_ERROR_FAILED;
+    }
+  g_set_error (error, MAILER_STORE_ERROR, code, "%s failed: %s", what, message);
+}
+
+static gboolean
+exec_sql (sqlite3     *db,
+          const char  *sql,
+          GError     **error)
+{
+  int rc = sqlite3_exec (db, sql, NULL, NULL, NULL);
+
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (error, db, rc, "Database statement");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static guint
+read_user_version (sqlite3 *db)
+{
+  sqlite3_stmt *stmt = NULL;
+  guint version = 0;
+
+  if (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL) == SQLITE_OK &&
+      sqlite3_step (stmt) == SQLITE_ROW)
+    version = sqlite3_column_int (stmt, 0);
+  sqlite3_finalize (stmt);
+  return version;
+}
+
+/* Migrations */
+
+static int
+compare_migration_names (gconstpointer a,
+                         gconstpointer b)
+{
+  return g_strcmp0 (*(const char * const *)a, *(const char * const *)b);
+}
+
+/* Returns the sorted resource names; checks they are numbered 1..n. */
+static GPtrArray *
+list_migrations (GError **error)
+{
+  g_auto(GStrv) children = NULL;
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+
+  /* Referencing the resource keeps its object file (and the constructor
+   * that registers it) linked in from the static library. */
+  g_assert (mailer_store_get_resource () != NULL);
+
+  children = g_resources_enumerate_children (SQL_RESOURCE_DIR, 0, error);
+  if (children == NULL)
+    return NULL;
+
+  for (guint i = 0; children[i] != NULL; i++)
+    if (g_str_has_suffix (children[i], ".sql"))
+      g_ptr_array_add (names, g_strdup (children[i]));
+  g_ptr_array_sort (names, compare_migration_names);
+
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *name = g_ptr_array_index (names, i);
+
+      if (strtoul (name, NULL, 10) != i + 1)
+        {
+          g_set_error (error, MAILER_STORE_ERROR, MAILER_STORE_ERROR_MIGRATION,
+                       "Schema file %s is out of sequence", name);
+          return NULL;
+        }
+    }
+  return g_steal_pointer (&names);
+}
+
+guint
+mailer_store_get_latest_schema_version (void)
+{
+  g_autoptr(GPtrArray) names = list_migrations (NULL);
+
+  return names ? names->len : 0;
+}
+
+static gboolean
+migrate (sqlite3  *db,
+         guint    *version_out,
+         GError  **error)
+{
+  g_autoptr(GPtrArray) names = NULL;
+  g_autofree char *set_version = NULL;
+  guint current;
+
+  names = list_migrations (error);
+  if (names == NULL)
+    return FALSE;
+
+  /* Read the version inside the write transaction: two processes opening
+   * the same store at once must not both migrate. */
+  if (!exec_sql (db, "BEGIN IMMEDIATE", error))
+    return FALSE;
+
+  current = read_user_version (db);
+  if (current > names->len)
+    {
+      exec_sql (db, "ROLLBACK", NULL);
+      g_set_error (error, MAILER_STORE_ERROR, MAILER_STORE_ERROR_TOO_NEW,
+                   "The mail database was created by a newer version of Mailer "
+                   "(schema %u, this version knows %u)", current, names->len);
+      return FALSE;
+    }
+
+  for (guint i = current; i < names->len; i++)
+    {
+      g_autofree char *path = g_strconcat (SQL_RESOURCE_DIR, names->pdata[i], NULL);
+      g_autoptr(GBytes) sql = g_resources_lookup_data (path, 0, error);
+      g_autofree char *text = NULL;
+
+      if (sql == NULL)
+        goto fail;
+      text = g_strndup (g_bytes_get_data (sql, NULL), g_bytes_get_size (sql));
+      if (!exec_sql (db, text, error))
+        {
+          g_prefix_error (error, "Upgrading the mail database to schema %u: ", i + 1);
+          goto fail;
+        }
+    }
+
+  set_version = g_strdup_printf ("PRAGMA user_version = %u", names->len);
+  if (!exec_sql (db, set_version, error) || !exec_sql (db, "COMMIT", error))
+    goto fail;
+
+  *version_out = names->len;
+  return TRUE;
+
+fail:
+  exec_sql (db, "ROLLBACK", NULL);
+  return FALSE;
+}
+
+/* Opening */
+
+static sqlite3 *
+open_db (const char  *path,
+         GError     **error)
+{
+  sqlite3 *db = NULL;
+  int rc;
+
+  rc = sqlite3_open_v2 (path, &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL);
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (error, db, rc, "Opening the mail database");
+      sqlite3_close (db);
+      return NULL;
+    }
+
+  sqlite3_extended_result_codes (db, 1);
+  sqlite3_busy_timeout (db, 5000);
+
+  /* WAL lets the UI read while the writer commits.  synchronous=FULL makes
+   * every reported commit survive a power cut, which is the promise we
+   * make about downloaded mail. */
+  if (!exec_sql (db, "PRAGMA journal_mode = WAL;"
+                     "PRAGMA synchronous = FULL;"
+                     "PRAGMA foreign_keys = ON;", error))
+    {
+      sqlite3_close (db);
+      return NULL;
+    }
+  return db;
+}
+
+static void writer_func (gpointer data,
+                         gpointer user_data);
+
+char *
+mailer_store_get_default_dir (void)
+{
+  return g_build_filename (g_get_user_data_dir (), "mailer", NULL);
+}
+
+/**
+ * mailer_store_open:
+ * @dir: the data directory; created (mode 0700) if missing
+ *
+ * Opens the database in @dir, upgrading its schema if needed.  This blocks
+ * for the time of the upgrade, so it is meant for start-up.
+ */
+MailerStore *
+mailer_store_open (const char  *dir,
+                   GError     **error)
+{
+  g_autoptr(MailerStore) self = NULL;
+  g_autofree char *path = NULL;
+
+  g_return_val_if_fail (dir != NULL, NULL);
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, MAILER_STORE_ERROR,
+                   errsv == ENOSPC ? MAILER_STORE_ERROR_FULL : MAILER_STORE_ERROR_OPEN,
+                   "Cannot create the mail folder %s: %s", dir, g_strerror (errsv));
+      return NULL;
+    }
+
+  self = g_object_new (MAILER_TYPE_STORE, NULL);
+  self->dir = g_strdup (dir);
+  path = g_build_filename (dir, "mailer.db", NULL);
+
+  self->write_db = open_db (path, error);
+  if (self->write_db == NULL)
+    return NULL;
+  if (!migrate (self->write_db, &self->schema_version, error))
+    return NULL;
+
+  self->read_db = open_db (path, error);
+  if (self->read_db == NULL)
+    return NULL;
+  if (!exec_sql (self->read_db, "PRAGMA query_only = 1", error))
+    return NULL;
+
+  self->writer = g_thread_pool_new (writer_func, self, 1, TRUE, error);
+  if (self->writer == NULL)
+    return NULL;
+
+  return g_steal_pointer (&self);
+}
+
+static void
+mailer_store_finalize (GObject *object)
+{
+  MailerStore *self = (MailerStore *)object;
+
+  /* Pending writes hold a reference, so the queue is empty here; waiting
+   * still joins the thread before its connection is closed. */
+  if (self->writer != NULL)
+    g_thread_pool_free (self->writer, FALSE, TRUE);
+  g_clear_pointer (&self->read_db, sqlite3_close);
+  g_clear_pointer (&self->write_db, sqlite3_close);
+  g_clear_pointer (&self->dir, g_free);
+
+  G_OBJECT_CLASS (mailer_store_parent_class)->finalize (object);
+}
+
+static void
+mailer_store_class_init (MailerStoreClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = mailer_store_finalize;
+}
+
+static void
+mailer_store_init (MailerStore *self)
+{
+}
+
+const char *
+mailer_store_get_dir (MailerStore *self)
+{
+  g_return_val_if_fail (MAILER_IS_STORE (self), NULL);
+  return self->dir;
+}
+
+guint
+mailer_store_get_schema_version (MailerStore *self)
+{
+  g_return_val_if_fail (MAILER_IS_STORE (self), 0);
+  return self->schema_version;
+}
+
+/* The writer */
+
+static void
+writer_func (gpointer data,
+             gpointer user_data)
+{
+  WriteOp *op = data;
+  MailerStore *self = user_data;
+  GError *error = NULL;
+
+  if (g_task_return_error_if_cancelled (op->task))
+    ;
+  else if (!exec_sql (self->write_db, "BEGIN IMMEDIATE", &error))
+    g_task_return_error (op->task, error);
+  else if (!op->func (self, self->write_db, op->task, &error) ||
+           !exec_sql (self->write_db, "COMMIT", &error))
+    {
+      exec_sql (self->write_db, "ROLLBACK", NULL);
+      g_task_return_error (op->task, error);
+    }
+  else
+    g_task_return_boolean (op->task, TRUE);
+
+  g_object_unref (op->task);
+  g_free (op);
+}
+
+/* Runs @func in one transaction on the writer thread; @task completes
+ * (on its own context) once the transaction committed or rolled back. */
+static void
+queue_write (MailerStore *self,
+             GTask       *task,
+             WriteFunc    func)
+{
+  WriteOp *op = g_new0 (WriteOp, 1);
+
+  op->task = g_object_ref (task);
+  op->func = func;
+  g_thread_pool_push (self->writer, op, NULL);
+}
+
+/* Accounts */
+
+typedef struct
+{
+  MailerAccount *account;   /* touched on the owner's thread only */
+  char *uuid;
+  char *kind;
+  char *display_name;
+  char *address;
+  char *host;
+  guint port;
+  char *security;
+  char *username;
+  char *pinned_certificate;
+  gint64 id;                /* result */
+} AccountRow;
+
+static void
+account_row_free (AccountRow *row)
+{
+  g_clear_object (&row->account);
+  g_free (row->uuid);
+  g_free (row->kind);
+  g_free (row->display_name);
+  g_free (row->address);
+  g_free (row->host);
+  g_free (row->security);
+  g_free (row->username);
+  g_free (row->pinned_certificate);
+  g_free (row);
+}
+
+static AccountRow *
+account_row_new (MailerAccount *account)
+{
+  AccountRow *row = g_new0 (AccountRow, 1);
+
+  /* A snapshot: the writer thread must not touch the GObject. */
+  row->account = g_object_ref (account);
+  row->uuid = g_strdup (mailer_account_get_uuid (account));
+  row->kind = g_strdup (mailer_account_kind_to_string (mailer_account_get_kind (account)));
+  row->display_name = g_strdup (mailer_account_get_display_name (account));
+  row->address = g_strdup (mailer_account_get_address (account));
+  row->host = g_strdup (mailer_account_get_host (account));
+  row->port = mailer_account_get_port (account);
+  row->security = g_strdup (mailer_security_to_string (mailer_account_get_security (account)));
+  row->username = g_strdup (mailer_account_get_username (account));
+  row->pinned_certificate = g_strdup (mailer_account_get_pinned_certificate (account));
+  row->id = mailer_account_get_id (account);
+  return row;
+}
+
+static void
+bind_text (sqlite3_stmt *stmt,
+           int           index,
+           const char   *text)
+{
+  if (text == NULL)
+    sqlite3_bind_null (stmt, index);
+  else
+    sqlite3_bind_text (stmt, index, text, -1, SQLITE_TRANSIENT);
+}
+
+static gboolean
+save_account_write (MailerStore  *self,
+                    sqlite3      *db,
+                    GTask        *task,
+                    GError      **error)
+{
+  AccountRow *row = g_task_get_task_data (task);
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  rc = sqlite3_prepare_v2 (db,
+                           "INSERT INTO accounts (uuid, kind, display_name, address, host, port,"
+                           "                      security, username, pinned_certificate)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                           " ON CONFLICT (uuid) DO UPDATE SET"
+                           "   display_name = ?3, address = ?4, host = ?5, port = ?6,"
+                           "   security = ?7, username = ?8, pinned_certificate = ?9"
+                           " RETURNING id",
+                           -1, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (error, db, rc, "Saving the account");
+      return FALSE;
+    }
+
+  bind_text (stmt, 1, row->uuid);
+  bind_text (stmt, 2, row->kind);
+  bind_text (stmt, 3, row->display_name ? row->display_name : "");
+  bind_text (stmt, 4, row->address ? row->address : "");
+  bind_text (stmt, 5, row->host);
+  sqlite3_bind_int (stmt, 6, row->port);
+  bind_text (stmt, 7, row->security);
+  bind_text (stmt, 8, row->username ? row->username : "");
+  bind_text (stmt, 9, row->pinned_certificate);
+
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      row->id = sqlite3_column_int64 (stmt, 0);
+      rc = sqlite3_step (stmt);
+    }
+  sqlite3_finalize (stmt);
+
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (error, db, rc, "Saving the account");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+save_account_done_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  AccountRow *row = g_task_get_task_data (G_TASK (result));
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  /* Back on the owner's thread: now the object may be updated. */
+  mailer_account_set_id (row->account, row->id);
+  g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * mailer_store_save_account_async:
+ *
+ * Inserts @account, or updates it if its UUID is known.  On success the
+ * account's id is set.  No password is ever written here.
+ */
+void
+mailer_store_save_account_async (MailerStore         *self,
+                                 MailerAccount       *account,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  GTask *task;
+  g_autoptr(GTask) inner = NULL;
+
+  g_return_if_fail (MAILER_IS_STORE (self));
+  g_return_if_fail (MAILER_IS_ACCOUNT (account));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mailer_store_save_account_async);
+
+  if (mailer_account_get_host (account) == NULL || mailer_account_get_port (account) == 0)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                               "An account needs a server and a port");
+      g_object_unref (task);
+      return;
+    }
+
+  inner = g_task_new (self, cancellable, save_account_done_cb, task);
+  g_task_set_task_data (inner, account_row_new (account), (GDestroyNotify) account_row_free);
+  queue_write (self, inner, save_account_write);
+}
+
+gboolean
+mailer_store_save_account_finish (MailerStore   *self,
+                                  GAsyncResult  *result,
+                                  GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static gboolean
+delete_account_write (MailerStore  *self,
+                      sqlite3      *db,
+                      GTask        *task,
+                      GError      **error)
+{
+  AccountRow *row = g_task_get_task_data (task);
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  rc = sqlite3_prepare_v2 (db, "DELETE FROM accounts WHERE uuid = ?1", -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    {
+      bind_text (stmt, 1, row->uuid);
+      rc = sqlite3_step (stmt);
+    }
+  sqlite3_finalize (stmt);
+
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (error, db, rc, "Removing the account");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+mailer_store_delete_account_async (MailerStore         *self,
+                                   MailerAccount       *account,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (MAILER_IS_STORE (self));
+  g_return_if_fail (MAILER_IS_ACCOUNT (account));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mailer_store_delete_account_async);
+  g_task_set_task_data (task, account_row_new (account), (GDestroyNotify) account_row_free);
+  queue_write (self, task, delete_account_write);
+}
+
+gboolean
+mailer_store_delete_account_finish (MailerStore   *self,
+                                    GAsyncResult  *result,
+                                    GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * mailer_store_list_accounts:
+ *
+ * Returns: (transfer full) (element-type MailerAccount): the accounts in
+ *   the order the user arranged them.
+ */
+GPtrArray *
+mailer_store_list_accounts (MailerStore  *self,
+                            GError      **error)
+{
+  g_autoptr(GPtrArray) accounts = g_ptr_array_new_with_free_func (g_object_unref);
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (MAILER_IS_STORE (self), NULL);
+
+  rc = sqlite3_prepare_v2 (self->read_db,
+                           "SELECT id, uuid, kind, display_name, address, host, port,"
+                           "       security, username, pinned_certificate"
+                           " FROM accounts ORDER BY position, id",
+                           -1, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (error, self->read_db, rc, "Reading the accounts");
+      return NULL;
+    }
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      MailerAccountKind kind = MAILER_ACCOUNT_KIND_IMAP;
+      MailerSecurity security = MAILER_SECURITY_TLS;
+      MailerAccount *account;
+
+      mailer_account_kind_from_string ((const char *) sqlite3_column_text (stmt, 2), &kind);
+      mailer_security_from_string ((const char *) sqlite3_column_text (stmt, 7), &security);
+
+      account = g_object_new (MAILER_TYPE_ACCOUNT,
+                              "id", sqlite3_column_int64 (stmt, 0),
+                              "uuid", (const char *) sqlite3_column_text (stmt, 1),
+                              "kind", kind,
+                              "display-name", (const char *) sqlite3_column_text (stmt, 3),
+                              "address", (const char *) sqlite3_column_text (stmt, 4),
+                              "host", (const char *) sqlite3_column_text (stmt, 5),
+                              "port", (guint) sqlite3_column_int (stmt, 6),
+                              "security", security,
+                              "username", (const char *) sqlite3_column_text (stmt, 8),
+                              "pinned-certificate", (const char *) sqlite3_column_text (stmt, 9),
+                              NULL);
+      g_ptr_array_add (accounts, account);
+    }
+  sqlite3_finalize (stmt);
+
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (error, self->read_db, rc, "Reading the accounts");
+      return NULL;
+    }
+  return g_steal_pointer (&accounts);
+}

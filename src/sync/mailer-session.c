@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * MailerSession: what the UI and the command line talk to.  It opens the
+ * store of one data directory, exposes its accounts as a GListModel, and
+ * keeps the store and the keyring consistent when accounts come and go.
+ * The protocol drivers that sync each account hang off it.
+ */
+#include "config.h"
+
+#include "mailer-secrets.h"
+#include "mailer-session.h"
+
+struct _MailerSession
+{
+  GObject parent_instance;
+
+  MailerStore *store;
+  GListStore *accounts;
+};
+
+G_DEFINE_FINAL_TYPE (MailerSession, mailer_session, G_TYPE_OBJECT)
+
+static void
+mailer_session_dispose (GObject *object)
+{
+  MailerSession *self = (MailerSession *)object;
+
+  g_clear_object (&self->accounts);
+  g_clear_object (&self->store);
+
+  G_OBJECT_CLASS (mailer_session_parent_class)->dispose (object);
+}
+
+static void
+mailer_session_class_init (MailerSessionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = mailer_session_dispose;
+}
+
+static void
+mailer_session_init (MailerSession *self)
+{
+  self->accounts = g_list_store_new (MAILER_TYPE_ACCOUNT);
+}
+
+/**
+ * mailer_session_new:
+ * @data_dir: (nullable): where the store lives; %NULL for the user's
+ *   data directory ($XDG_DATA_HOME/mailer)
+ */
+MailerSession *
+mailer_session_new (const char  *data_dir,
+                    GError     **error)
+{
+  g_autoptr(MailerSession) self = g_object_new (MAILER_TYPE_SESSION, NULL);
+  g_autofree char *default_dir = NULL;
+  g_autoptr(GPtrArray) accounts = NULL;
+
+  if (data_dir == NULL)
+    data_dir = default_dir = mailer_store_get_default_dir ();
+
+  self->store = mailer_store_open (data_dir, error);
+  if (self->store == NULL)
+    return NULL;
+
+  accounts = mailer_store_list_accounts (self->store, error);
+  if (accounts == NULL)
+    return NULL;
+  g_list_store_splice (self->accounts, 0, 0, accounts->pdata, accounts->len);
+
+  return g_steal_pointer (&self);
+}
+
+MailerStore *
+mailer_session_get_store (MailerSession *self)
+{
+  g_return_val_if_fail (MAILER_IS_SESSION (self), NULL);
+  return self->store;
+}
+
+/**
+ * mailer_session_get_accounts:
+ *
+ * Returns: (transfer none): a #GListModel of #MailerAccount
+ */
+GListModel *
+mailer_session_get_accounts (MailerSession *self)
+{
+  g_return_val_if_fail (MAILER_IS_SESSION (self), NULL);
+  return G_LIST_MODEL (self->accounts);
+}
+
+/**
+ * mailer_session_find_account:
+ *
+ * Returns: (transfer none) (nullable): the account with that UUID
+ */
+MailerAccount *
+mailer_session_find_account (MailerSession *self,
+                             const char    *uuid)
+{
+  guint n;
+
+  g_return_val_if_fail (MAILER_IS_SESSION (self), NULL);
+  g_return_val_if_fail (uuid != NULL, NULL);
+
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->accounts));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(MailerAccount) account = g_list_model_get_item (G_LIST_MODEL (self->accounts), i);
+
+      if (g_strcmp0 (mailer_account_get_uuid (account), uuid) == 0)
+        return account;
+    }
+  return NULL;
+}
+
+static gboolean
+find_account_position (MailerSession *self,
+                       MailerAccount *account,
+                       guint         *position)
+{
+  return g_list_store_find (self->accounts, account, position);
+}
+
+/* Adding: the password goes to the keyring first, so an account never
+ * exists without its password; if the store then fails, the password is
+ * taken back out. */
+
+static void
+add_clear_after_failure_cb (GObject      *source,
+                            GAsyncResult *result,
+                            gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *store_error = g_task_get_task_data (task);
+
+  mailer_secrets_clear_password_finish (result, NULL);
+  g_task_return_error (task, g_error_copy (store_error));
+}
+
+static void
+add_store_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerSession *self = g_task_get_source_object (task);
+  MailerAccount *account = g_object_get_data (G_OBJECT (task), "account");
+  GError *error = NULL;
+
+  if (!mailer_store_save_account_finish (MAILER_STORE (source), result, &error))
+    {
+      g_task_set_task_data (task, error, (GDestroyNotify) g_error_free);
+      mailer_secrets_clear_password_async (account, NULL, add_clear_after_failure_cb,
+                                           g_steal_pointer (&task));
+      return;
+    }
+
+  if (!find_account_position (self, account, NULL))
+    g_list_store_append (self->accounts, account);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+add_secret_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerSession *self = g_task_get_source_object (task);
+  MailerAccount *account = g_object_get_data (G_OBJECT (task), "account");
+  GError *error = NULL;
+
+  if (!mailer_secrets_store_password_finish (result, &error))
+    {
+      g_prefix_error (&error, "The password could not be saved in the keyring: ");
+      g_task_return_error (task, error);
+      return;
+    }
+
+  mailer_store_save_account_async (self->store, account, g_task_get_cancellable (task),
+                                   add_store_cb, g_steal_pointer (&task));
+}
+
+/**
+ * mailer_session_add_account_async:
+ * @password: (nullable): saved in the keyring, never in the store
+ *
+ * Saves a new account (or the changed settings of a known one) and adds it
+ * to the accounts model once it is durably stored.
+ */
+void
+mailer_session_add_account_async (MailerSession       *self,
+                                  MailerAccount       *account,
+                                  const char          *password,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (MAILER_IS_SESSION (self));
+  g_return_if_fail (MAILER_IS_ACCOUNT (account));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mailer_session_add_account_async);
+  g_object_set_data_full (G_OBJECT (task), "account", g_object_ref (account), g_object_unref);
+
+  if (password == NULL)
+    {
+      mailer_store_save_account_async (self->store, account, cancellable,
+                                       add_store_cb, g_steal_pointer (&task));
+      return;
+    }
+
+  mailer_secrets_store_password_async (account, password, cancellable,
+                                       add_secret_cb, g_steal_pointer (&task));
+}
+
+gboolean
+mailer_session_add_account_finish (MailerSession  *self,
+                                   GAsyncResult   *result,
+                                   GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* Removing: the store first (the account disappears), then its secret. */
+
+static void
+remove_secret_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (!mailer_secrets_clear_password_finish (result, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+remove_store_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerSession *self = g_task_get_source_object (task);
+  MailerAccount *account = g_object_get_data (G_OBJECT (task), "account");
+  GError *error = NULL;
+  guint position;
+
+  if (!mailer_store_delete_account_finish (MAILER_STORE (source), result, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  if (find_account_position (self, account, &position))
+    g_list_store_remove (self->accounts, position);
+
+  mailer_secrets_clear_password_async (account, NULL, remove_secret_cb, g_steal_pointer (&task));
+}
+
+void
+mailer_session_remove_account_async (MailerSession       *self,
+                                     MailerAccount       *account,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (MAILER_IS_SESSION (self));
+  g_return_if_fail (MAILER_IS_ACCOUNT (account));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mailer_session_remove_account_async);
+  g_object_set_data_full (G_OBJECT (task), "account", g_object_ref (account), g_object_unref);
+
+  mailer_store_delete_account_async (self->store, account, cancellable,
+                                     remove_store_cb, g_steal_pointer (&task));
+}
+
+gboolean
+mailer_session_remove_account_finish (MailerSession  *self,
+                                      GAsyncResult   *result,
+                                      GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

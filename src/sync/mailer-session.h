@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "mailer-account.h"
+#include "mailer-store.h"
+
+G_BEGIN_DECLS
+
+#define MAILER_TYPE_SESSION (mailer_session_get_type ())
+
+G_DECLARE_FINAL_TYPE (MailerSession, mailer_session, MAILER, SESSION, GObject)
+
+MailerSession *mailer_session_new                   (const char           *data_dir,
+                                                     GError              **error);
+MailerStore   *mailer_session_get_store             (MailerSession        *self);
+GListModel    *mailer_session_get_accounts          (MailerSession        *self);
+MailerAccount *mailer_session_find_account          (MailerSession        *self,
+                                                     const char           *uuid);
+void           mailer_session_add_account_async     (MailerSession        *self,
+                                                     MailerAccount        *account,
+                                                     const char           *password,
+                                                     GCancellable         *cancellable,
+                                                     GAsyncReadyCallback   callback,
+                                                     gpointer              user_data);
+gboolean       mailer_session_add_account_finish    (MailerSession        *self,
+                                                     GAsyncResult         *result,
+                                                     GError              **error);
+void           mailer_session_remove_account_async  (MailerSession        *self,
+                                                     MailerAccount        *account,
+                                                     GCancellable         *cancellable,
+                                                     GAsyncReadyCallback   callback,
+                                                     gpointer              user_data);
+gboolean       mailer_session_remove_account_finish (MailerSession        *self,
+                                                     GAsyncResult         *result,
+                                                     GError              **error);
+
+G_END_DECLS

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * MailerAccountRow: one account in the sidebar: its name, address and
+ * whether it is an IMAP or a POP3 account.
+ */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "mailer-account-row.h"
+
+struct _MailerAccountRow
+{
+  GtkWidget parent_instance;
+
+  MailerAccount *account;
+  GBinding *name_binding;
+  GBinding *address_binding;
+
+  GtkWidget *box;
+  GtkImage *icon;
+  GtkLabel *name_label;
+  GtkLabel *address_label;
+  GtkLabel *kind_label;
+};
+
+G_DEFINE_FINAL_TYPE (MailerAccountRow, mailer_account_row, GTK_TYPE_WIDGET)
+
+const char *
+mailer_account_kind_get_label (MailerAccountKind kind)
+{
+  switch (kind)
+    {
+    case MAILER_ACCOUNT_KIND_IMAP:
+      /* Translators: the protocol name, shown as a tag on an account. */
+      return _("IMAP");
+    case MAILER_ACCOUNT_KIND_POP3:
+      /* Translators: the protocol name, shown as a tag on an account. */
+      return _("POP3");
+    default:
+      g_return_val_if_reached (NULL);
+    }
+}
+
+static void
+unbind (MailerAccountRow *self)
+{
+  g_clear_pointer (&self->name_binding, g_binding_unbind);
+  g_clear_pointer (&self->address_binding, g_binding_unbind);
+  g_clear_object (&self->account);
+}
+
+static void
+mailer_account_row_dispose (GObject *object)
+{
+  MailerAccountRow *self = (MailerAccountRow *)object;
+
+  unbind (self);
+  gtk_widget_dispose_template (GTK_WIDGET (self), MAILER_TYPE_ACCOUNT_ROW);
+
+  G_OBJECT_CLASS (mailer_account_row_parent_class)->dispose (object);
+}
+
+static void
+mailer_account_row_class_init (MailerAccountRowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = mailer_account_row_dispose;
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/org/example/Mailer/ui/mailer-account-row.ui");
+  gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, box);
+  gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, icon);
+  gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, name_label);
+  gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, address_label);
+  gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, kind_label);
+  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
+}
+
+static void
+mailer_account_row_init (MailerAccountRow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+GtkWidget *
+mailer_account_row_new (void)
+{
+  return g_object_new (MAILER_TYPE_ACCOUNT_ROW, NULL);
+}
+
+MailerAccount *
+mailer_account_row_get_account (MailerAccountRow *self)
+{
+  g_return_val_if_fail (MAILER_IS_ACCOUNT_ROW (self), NULL);
+  return self->account;
+}
+
+void
+mailer_account_row_set_account (MailerAccountRow *self,
+                                MailerAccount    *account)
+{
+  g_return_if_fail (MAILER_IS_ACCOUNT_ROW (self));
+  g_return_if_fail (!account || MAILER_IS_ACCOUNT (account));
+
+  if (self->account == account)
+    return;
+
+  unbind (self);
+  if (account == NULL)
+    return;
+
+  self->account = g_object_ref (account);
+  self->name_binding = g_object_bind_property (account, "display-name",
+                                               self->name_label, "label",
+                                               G_BINDING_SYNC_CREATE);
+  self->address_binding = g_object_bind_property (account, "address",
+                                                  self->address_label, "label",
+                                                  G_BINDING_SYNC_CREATE);
+  gtk_label_set_label (self->kind_label,
+                       mailer_account_kind_get_label (mailer_account_get_kind (account)));
+  gtk_image_set_from_icon_name (self->icon,
+                                mailer_account_get_kind (account) == MAILER_ACCOUNT_KIND_IMAP
+                                ? "network-server-symbolic" : "folder-download-symbolic");
+}

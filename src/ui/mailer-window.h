@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <adwaita.h>
+
+#include "mailer-session.h"
+
+G_BEGIN_DECLS
+
+#define MAILER_TYPE_WINDOW (mailer_window_get_type ())
+
+G_DECLARE_FINAL_TYPE (MailerWindow, mailer_window, MAILER, WINDOW, AdwApplicationWindow)
+
+MailerWindow *mailer_window_new                (GtkApplication *application,
+                                                MailerSession  *session,
+                                                const GError   *session_error);
+GtkListView  *mailer_window_get_accounts_view  (MailerWindow   *self);
+
+G_END_DECLS
