@@ -630,7 +630,10 @@ read_line_step (GTask *task)
 
       if (length > 0 && buffer[length - 1] == '\r')
         length--;
-      line->line = g_strndup (buffer, length);
+      /* Not g_strndup(): that would stop at a NUL byte. */
+      line->line = g_malloc (length + 1);
+      memcpy (line->line, buffer, length);
+      line->line[length] = '\0';
       line->length = length;
       /* Served from the buffer: this does no I/O. */
       g_input_stream_skip (G_INPUT_STREAM (priv->input), consumed, NULL, NULL);

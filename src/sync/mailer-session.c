@@ -172,6 +172,7 @@ add_secret_cb (GObject      *source,
   g_autoptr(GTask) task = user_data;
   MailerSession *self = g_task_get_source_object (task);
   MailerAccount *account = g_object_get_data (G_OBJECT (task), "account");
+  GCancellable *cancellable;
   GError *error = NULL;
 
   if (!mailer_secrets_store_password_finish (result, &error))
@@ -181,7 +182,9 @@ add_secret_cb (GObject      *source,
       return;
     }
 
-  mailer_store_save_account_async (self->store, account, g_task_get_cancellable (task),
+  /* Not inline: argument evaluation order could steal the task first. */
+  cancellable = g_task_get_cancellable (task);
+  mailer_store_save_account_async (self->store, account, cancellable,
                                    add_store_cb, g_steal_pointer (&task));
 }
 
