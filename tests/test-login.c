@@ -56,6 +56,22 @@ fixture_tear_down (Fixture       *fixture,
   g_clear_pointer (&fixture->pin, g_free);
 }
 
+/* A connection to one of the fixture's services, @pin (nullable) pinned. */
+static MailerConnection *
+new_connection (Fixture                  *fixture,
+                MailerTestDovecotService  service,
+                MailerSecurity            security,
+                const char               *pin)
+{
+  MailerConnection *connection;
+
+  connection = mailer_connection_new ("127.0.0.1",
+                                      mailer_test_dovecot_get_port (fixture->dovecot, service),
+                                      security);
+  mailer_connection_set_pinned_certificate (connection, pin);
+  return connection;
+}
+
 /* Synchronous wrappers over the async API, for test readability. */
 
 static gboolean
@@ -164,10 +180,7 @@ test_imap_plain (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   g_autofree char *greeting = NULL;
 
-  connection = mailer_connection_new ("127.0.0.1",
-                                      mailer_test_dovecot_get_port (fixture->dovecot,
-                                                                    MAILER_TEST_DOVECOT_IMAP),
-                                      MAILER_SECURITY_NONE);
+  connection = new_connection (fixture, MAILER_TEST_DOVECOT_IMAP, MAILER_SECURITY_NONE, NULL);
   g_assert_true (do_connect (connection, &error));
   g_assert_no_error (error);
   g_assert_false (mailer_connection_is_encrypted (connection));
@@ -186,11 +199,7 @@ test_imap_starttls (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   g_autofree char *greeting = NULL;
 
-  connection = mailer_connection_new ("127.0.0.1",
-                                      mailer_test_dovecot_get_port (fixture->dovecot,
-                                                                    MAILER_TEST_DOVECOT_IMAP),
-                                      MAILER_SECURITY_STARTTLS);
-  mailer_connection_set_pinned_certificate (connection, fixture->pin);
+  connection = new_connection (fixture, MAILER_TEST_DOVECOT_IMAP, MAILER_SECURITY_STARTTLS, fixture->pin);
   g_assert_true (do_connect (connection, &error));
   g_assert_no_error (error);
 
@@ -214,12 +223,8 @@ test_imaps_pinned (Fixture       *fixture,
   g_autofree char *greeting = NULL;
   g_autofree char *upper_pin = g_ascii_strup (fixture->pin, -1);
 
-  connection = mailer_connection_new ("127.0.0.1",
-                                      mailer_test_dovecot_get_port (fixture->dovecot,
-                                                                    MAILER_TEST_DOVECOT_IMAPS),
-                                      MAILER_SECURITY_TLS);
   /* Pins are compared case-insensitively. */
-  mailer_connection_set_pinned_certificate (connection, upper_pin);
+  connection = new_connection (fixture, MAILER_TEST_DOVECOT_IMAPS, MAILER_SECURITY_TLS, upper_pin);
   g_assert_true (do_connect (connection, &error));
   g_assert_no_error (error);
   g_assert_true (mailer_connection_is_encrypted (connection));
@@ -241,11 +246,7 @@ test_imaps_wrong_password (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   g_autofree char *greeting = NULL;
 
-  connection = mailer_connection_new ("127.0.0.1",
-                                      mailer_test_dovecot_get_port (fixture->dovecot,
-                                                                    MAILER_TEST_DOVECOT_IMAPS),
-                                      MAILER_SECURITY_TLS);
-  mailer_connection_set_pinned_certificate (connection, fixture->pin);
+  connection = new_connection (fixture, MAILER_TEST_DOVECOT_IMAPS, MAILER_SECURITY_TLS, fixture->pin);
   g_assert_true (do_connect (connection, &error));
   g_assert_no_error (error);
   greeting = read_line (connection);
@@ -260,11 +261,7 @@ check_refused (Fixture    *fixture,
   g_autoptr(GError) error = NULL;
   g_autofree char *seen = NULL;
 
-  connection = mailer_connection_new ("127.0.0.1",
-                                      mailer_test_dovecot_get_port (fixture->dovecot,
-                                                                    MAILER_TEST_DOVECOT_IMAPS),
-                                      MAILER_SECURITY_TLS);
-  mailer_connection_set_pinned_certificate (connection, pin);
+  connection = new_connection (fixture, MAILER_TEST_DOVECOT_IMAPS, MAILER_SECURITY_TLS, pin);
   g_assert_false (do_connect (connection, &error));
   g_assert_error (error, MAILER_CONNECTION_ERROR, MAILER_CONNECTION_ERROR_CERTIFICATE_UNTRUSTED);
   g_assert_nonnull (strstr (error->message, "127.0.0.1"));
@@ -308,11 +305,7 @@ test_pop3s_pinned (Fixture       *fixture,
   g_autofree char *quit = NULL;
   g_autofree char *expected = NULL;
 
-  connection = mailer_connection_new ("127.0.0.1",
-                                      mailer_test_dovecot_get_port (fixture->dovecot,
-                                                                    MAILER_TEST_DOVECOT_POP3S),
-                                      MAILER_SECURITY_TLS);
-  mailer_connection_set_pinned_certificate (connection, fixture->pin);
+  connection = new_connection (fixture, MAILER_TEST_DOVECOT_POP3S, MAILER_SECURITY_TLS, fixture->pin);
   g_assert_true (do_connect (connection, &error));
   g_assert_no_error (error);
   g_assert_true (mailer_connection_is_encrypted (connection));
@@ -341,10 +334,7 @@ test_pop3s_unpinned_refused (Fixture       *fixture,
   g_autoptr(MailerConnection) connection = NULL;
   g_autoptr(GError) error = NULL;
 
-  connection = mailer_connection_new ("127.0.0.1",
-                                      mailer_test_dovecot_get_port (fixture->dovecot,
-                                                                    MAILER_TEST_DOVECOT_POP3S),
-                                      MAILER_SECURITY_TLS);
+  connection = new_connection (fixture, MAILER_TEST_DOVECOT_POP3S, MAILER_SECURITY_TLS, NULL);
   g_assert_false (do_connect (connection, &error));
   g_assert_error (error, MAILER_CONNECTION_ERROR, MAILER_CONNECTION_ERROR_CERTIFICATE_UNTRUSTED);
 }
