@@ -25,6 +25,8 @@ struct _MailerAccount
   char *pinned_certificate;
   MailerConnectionState connection_state;
   char *status_message;
+  double progress;
+  GListModel *folders;
 };
 
 G_DEFINE_FINAL_TYPE (MailerAccount, mailer_account, G_TYPE_OBJECT)
@@ -43,6 +45,8 @@ enum {
   PROP_PINNED_CERTIFICATE,
   PROP_CONNECTION_STATE,
   PROP_STATUS_MESSAGE,
+  PROP_PROGRESS,
+  PROP_FOLDERS,
   N_PROPS
 };
 
@@ -58,6 +62,7 @@ mailer_account_finalize (GObject *object)
   g_clear_pointer (&self->address, g_free);
   g_clear_pointer (&self->host, g_free);
   g_clear_pointer (&self->username, g_free);
+  g_clear_object (&self->folders);
   g_clear_pointer (&self->pinned_certificate, g_free);
   g_clear_pointer (&self->status_message, g_free);
 
@@ -106,6 +111,12 @@ mailer_account_get_property (GObject    *object,
       break;
     case PROP_CONNECTION_STATE:
       g_value_set_enum (value, self->connection_state);
+      break;
+    case PROP_PROGRESS:
+      g_value_set_double (value, self->progress);
+      break;
+    case PROP_FOLDERS:
+      g_value_set_object (value, mailer_account_get_folders (self));
       break;
     case PROP_STATUS_MESSAGE:
       g_value_set_string (value, self->status_message);
@@ -243,12 +254,23 @@ mailer_account_class_init (MailerAccountClass *klass)
     g_param_spec_string ("status-message", NULL, NULL, NULL,
                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
+  /* Fraction of the current sync done, 0 to 1; -1 when nothing runs. */
+  properties[PROP_PROGRESS] =
+    g_param_spec_double ("progress", NULL, NULL, -1.0, 1.0, -1.0,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /* Top-level folders; each folder's children hold the rest of the tree. */
+  properties[PROP_FOLDERS] =
+    g_param_spec_object ("folders", NULL, NULL, G_TYPE_LIST_MODEL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
 mailer_account_init (MailerAccount *self)
 {
+  self->progress = -1.0;
 }
 
 /**
@@ -382,4 +404,52 @@ mailer_account_set_connection_state (MailerAccount         *self,
       self->connection_state = state;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTION_STATE]);
     }
+}
+
+double
+mailer_account_get_progress (MailerAccount *self)
+{
+  g_return_val_if_fail (MAILER_IS_ACCOUNT (self), -1.0);
+  return self->progress;
+}
+
+void
+mailer_account_set_progress (MailerAccount *self,
+                             double         progress)
+{
+  g_return_if_fail (MAILER_IS_ACCOUNT (self));
+
+  progress = progress < 0 ? -1.0 : MIN (progress, 1.0);
+  if (self->progress != progress)
+    {
+      self->progress = progress;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROGRESS]);
+    }
+}
+
+/**
+ * mailer_account_get_folders:
+ *
+ * Returns: (transfer none): the top-level folders, a #GListModel of
+ *   #MailerFolder (empty until the folders are loaded)
+ */
+GListModel *
+mailer_account_get_folders (MailerAccount *self)
+{
+  g_return_val_if_fail (MAILER_IS_ACCOUNT (self), NULL);
+
+  if (self->folders == NULL)
+    self->folders = G_LIST_MODEL (g_list_store_new (G_TYPE_OBJECT));
+  return self->folders;
+}
+
+void
+mailer_account_set_folders (MailerAccount *self,
+                            GListModel    *folders)
+{
+  g_return_if_fail (MAILER_IS_ACCOUNT (self));
+  g_return_if_fail (G_IS_LIST_MODEL (folders));
+
+  if (g_set_object (&self->folders, folders))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FOLDERS]);
 }

@@ -45,4 +45,11 @@ const char            *mailer_account_get_status_message   (MailerAccount       
 void                   mailer_account_set_status_message   (MailerAccount         *self,
                                                             const char            *message);
 
+double                 mailer_account_get_progress         (MailerAccount         *self);
+void                   mailer_account_set_progress         (MailerAccount         *self,
+                                                            double                 progress);
+GListModel            *mailer_account_get_folders          (MailerAccount         *self);
+void                   mailer_account_set_folders          (MailerAccount         *self,
+                                                            GListModel            *folders);
+
 G_END_DECLS

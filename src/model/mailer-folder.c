@@ -9,6 +9,8 @@
 #include "mailer-model-enum-types.h"
 #include "mailer-model-private.h"
 
+#include <string.h>
+
 struct _MailerFolder
 {
   GObject parent_instance;
@@ -17,9 +19,12 @@ struct _MailerFolder
   gint64 account_id;
   char *path;
   char *display_name;
+  char *delimiter;
+  gint64 parent_id;
   MailerFolderRole role;
   guint unread_count;
   guint total_count;
+  GListStore *children;   /* of MailerFolder; created on demand */
 };
 
 G_DEFINE_FINAL_TYPE (MailerFolder, mailer_folder, G_TYPE_OBJECT)
@@ -45,6 +50,8 @@ mailer_folder_finalize (GObject *object)
 
   g_clear_pointer (&self->path, g_free);
   g_clear_pointer (&self->display_name, g_free);
+  g_clear_pointer (&self->delimiter, g_free);
+  g_clear_object (&self->children);
 
   G_OBJECT_CLASS (mailer_folder_parent_class)->finalize (object);
 }
@@ -223,7 +230,19 @@ const char *
 mailer_folder_get_display_name (MailerFolder *self)
 {
   g_return_val_if_fail (MAILER_IS_FOLDER (self), NULL);
-  return self->display_name != NULL ? self->display_name : self->path;
+
+  if (self->display_name != NULL)
+    return self->display_name;
+
+  /* The last component of the path, as the server's hierarchy sees it. */
+  if (self->delimiter != NULL && self->delimiter[0] != '\0')
+    {
+      const char *last = g_strrstr (self->path, self->delimiter);
+
+      if (last != NULL && last[strlen (self->delimiter)] != '\0')
+        return last + strlen (self->delimiter);
+    }
+  return self->path;
 }
 
 void
@@ -294,4 +313,109 @@ mailer_folder_set_total_count (MailerFolder *self,
       self->total_count = count;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOTAL_COUNT]);
     }
+}
+
+const char *
+mailer_folder_get_delimiter (MailerFolder *self)
+{
+  g_return_val_if_fail (MAILER_IS_FOLDER (self), NULL);
+  return self->delimiter;
+}
+
+void
+mailer_folder_set_delimiter (MailerFolder *self,
+                             const char   *delimiter)
+{
+  g_return_if_fail (MAILER_IS_FOLDER (self));
+
+  if (_mailer_set_string (&self->delimiter, delimiter) && self->display_name == NULL)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DISPLAY_NAME]);
+}
+
+gint64
+mailer_folder_get_parent_id (MailerFolder *self)
+{
+  g_return_val_if_fail (MAILER_IS_FOLDER (self), 0);
+  return self->parent_id;
+}
+
+void
+mailer_folder_set_parent_id (MailerFolder *self,
+                             gint64        parent_id)
+{
+  g_return_if_fail (MAILER_IS_FOLDER (self));
+  self->parent_id = parent_id;
+}
+
+/**
+ * mailer_folder_get_children:
+ *
+ * Returns: (transfer none): the subfolders, as a #GListModel of
+ *   #MailerFolder; what a #GtkTreeListModel's create function returns for
+ *   this folder.
+ */
+GListModel *
+mailer_folder_get_children (MailerFolder *self)
+{
+  g_return_val_if_fail (MAILER_IS_FOLDER (self), NULL);
+
+  if (self->children == NULL)
+    self->children = g_list_store_new (MAILER_TYPE_FOLDER);
+  return G_LIST_MODEL (self->children);
+}
+
+static int
+compare_folders (gconstpointer a,
+                 gconstpointer b,
+                 gpointer      user_data)
+{
+  MailerFolder *fa = (MailerFolder *) a;
+  MailerFolder *fb = (MailerFolder *) b;
+  /* Inbox first, then the other special folders in role order, then the
+   * rest by name. */
+  guint ra = fa->role == MAILER_FOLDER_ROLE_NONE ? G_MAXUINT : fa->role;
+  guint rb = fb->role == MAILER_FOLDER_ROLE_NONE ? G_MAXUINT : fb->role;
+  g_autofree char *ka = NULL;
+  g_autofree char *kb = NULL;
+
+  if (ra != rb)
+    return ra < rb ? -1 : 1;
+  ka = g_utf8_collate_key_for_filename (mailer_folder_get_display_name (fa), -1);
+  kb = g_utf8_collate_key_for_filename (mailer_folder_get_display_name (fb), -1);
+  return strcmp (ka, kb);
+}
+
+/**
+ * mailer_folder_build_tree:
+ * @folders: (element-type MailerFolder): the folders of one account
+ *
+ * Links each folder into its parent's children (by parent id) and returns
+ * the top-level ones, special folders first.  Together with
+ * mailer_folder_get_children() this is the account's folder tree.
+ *
+ * Returns: (transfer full): a #GListModel of the top-level folders
+ */
+GListModel *
+mailer_folder_build_tree (GPtrArray *folders)
+{
+  g_autoptr(GHashTable) by_id = g_hash_table_new (g_int64_hash, g_int64_equal);
+  GListStore *roots = g_list_store_new (MAILER_TYPE_FOLDER);
+
+  for (guint i = 0; i < folders->len; i++)
+    {
+      MailerFolder *folder = g_ptr_array_index (folders, i);
+
+      g_hash_table_insert (by_id, &folder->id, folder);
+      g_list_store_remove_all (G_LIST_STORE (mailer_folder_get_children (folder)));
+    }
+
+  for (guint i = 0; i < folders->len; i++)
+    {
+      MailerFolder *folder = g_ptr_array_index (folders, i);
+      MailerFolder *parent = folder->parent_id ? g_hash_table_lookup (by_id, &folder->parent_id) : NULL;
+      GListStore *into = parent ? G_LIST_STORE (mailer_folder_get_children (parent)) : roots;
+
+      g_list_store_insert_sorted (into, folder, compare_folders, NULL);
+    }
+  return G_LIST_MODEL (roots);
 }

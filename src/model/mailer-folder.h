@@ -31,4 +31,13 @@ guint             mailer_folder_get_total_count   (MailerFolder     *self);
 void              mailer_folder_set_total_count   (MailerFolder     *self,
                                                    guint             count);
 
+const char       *mailer_folder_get_delimiter     (MailerFolder     *self);
+void              mailer_folder_set_delimiter     (MailerFolder     *self,
+                                                   const char       *delimiter);
+gint64            mailer_folder_get_parent_id     (MailerFolder     *self);
+void              mailer_folder_set_parent_id     (MailerFolder     *self,
+                                                   gint64            parent_id);
+GListModel       *mailer_folder_get_children      (MailerFolder     *self);
+GListModel       *mailer_folder_build_tree        (GPtrArray        *folders);
+
 G_END_DECLS

@@ -55,3 +55,32 @@ mailer_security_from_string (const char     *str,
     }
   return FALSE;
 }
+
+/* The names the store's CHECK constraint allows. */
+static const char * const role_names[] = {
+  "none", "inbox", "sent", "drafts", "trash", "junk", "archive", "outbox",
+};
+
+const char *
+mailer_folder_role_to_string (MailerFolderRole role)
+{
+  g_return_val_if_fail (role < G_N_ELEMENTS (role_names), NULL);
+  return role_names[role];
+}
+
+gboolean
+mailer_folder_role_from_string (const char       *str,
+                                MailerFolderRole *role)
+{
+  g_return_val_if_fail (role != NULL, FALSE);
+
+  for (guint i = 0; str != NULL && i < G_N_ELEMENTS (role_names); i++)
+    {
+      if (g_ascii_strcasecmp (str, role_names[i]) == 0)
+        {
+          *role = i;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}

@@ -65,11 +65,28 @@ typedef enum /*< flags >*/
   MAILER_MESSAGE_FLAG_DRAFT    = 1 << 4,
 } MailerMessageFlags;
 
+/**
+ * MailerBodyState:
+ * @MAILER_BODY_STATE_NONE: only the summary is stored
+ * @MAILER_BODY_STATE_PARTIAL: headers and the first lines are stored
+ * @MAILER_BODY_STATE_COMPLETE: the whole raw message is stored
+ */
+typedef enum
+{
+  MAILER_BODY_STATE_NONE,
+  MAILER_BODY_STATE_PARTIAL,
+  MAILER_BODY_STATE_COMPLETE,
+} MailerBodyState;
+
 const char *mailer_account_kind_to_string (MailerAccountKind kind);
 gboolean    mailer_account_kind_from_string (const char        *str,
                                              MailerAccountKind *kind);
 const char *mailer_security_to_string   (MailerSecurity  security);
 gboolean    mailer_security_from_string (const char     *str,
                                          MailerSecurity *security);
+
+const char *mailer_folder_role_to_string   (MailerFolderRole  role);
+gboolean    mailer_folder_role_from_string (const char       *str,
+                                            MailerFolderRole *role);
 
 G_END_DECLS

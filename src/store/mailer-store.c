@@ -17,7 +17,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
-#include "mailer-store.h"
+#include "mailer-store-private.h"
 #include "mailer-store-resources.h"
 #include "mailer-model-enums.h"
 
@@ -32,25 +32,35 @@ struct _MailerStore
   sqlite3 *write_db;    /* writer thread only, once opened */
   GThreadPool *writer;
   guint schema_version;
+  GMainContext *owner_context;
+  GHashTable *write_stmts;      /* writer thread only */
+  GHashTable *read_stmts;       /* owner's thread only */
+  MailerStoreChanges *pending;  /* writer thread only */
 };
+
+enum {
+  SIGNAL_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (MailerStore, mailer_store, G_TYPE_OBJECT)
 
 G_DEFINE_QUARK (mailer-store-error-quark, mailer_store_error)
 
-typedef gboolean (*WriteFunc) (MailerStore  *self,
-                               sqlite3      *db,
-                               GTask        *task,
-                               GError      **error);
-
 typedef struct
 {
   GTask *task;
-  WriteFunc func;
+  MailerStoreWriteFunc func;
 } WriteOp;
 
-static void
-set_sqlite_error (GError     **error,
+#define set_sqlite_error _mailer_store_set_error
+#define exec_sql _mailer_store_exec
+#define bind_text _mailer_store_bind_text
+
+void
+_mailer_store_set_error (GError     **error,
                   sqlite3     *db,
                   int          rc,
                   const char  *what)
@@ -84,8 +94,8 @@ set_sqlite_error (GError     **error,
   g_set_error (error, MAILER_STORE_ERROR, code, "%s failed: %s", what, message);
 }
 
-static gboolean
-exec_sql (sqlite3     *db,
+gboolean
+_mailer_store_exec (sqlite3     *db,
           const char  *sql,
           GError     **error)
 {
@@ -305,6 +315,7 @@ mailer_store_open (const char  *dir,
   if (!exec_sql (self->read_db, "PRAGMA query_only = 1", error))
     return NULL;
 
+  self->owner_context = g_main_context_ref_thread_default ();
   self->writer = g_thread_pool_new (writer_func, self, 1, TRUE, error);
   if (self->writer == NULL)
     return NULL;
@@ -321,6 +332,10 @@ mailer_store_finalize (GObject *object)
    * still joins the thread before its connection is closed. */
   if (self->writer != NULL)
     g_thread_pool_free (self->writer, FALSE, TRUE);
+  g_clear_pointer (&self->write_stmts, g_hash_table_unref);
+  g_clear_pointer (&self->read_stmts, g_hash_table_unref);
+  g_clear_pointer (&self->pending, mailer_store_changes_unref);
+  g_clear_pointer (&self->owner_context, g_main_context_unref);
   g_clear_pointer (&self->read_db, sqlite3_close);
   g_clear_pointer (&self->write_db, sqlite3_close);
   g_clear_pointer (&self->dir, g_free);
@@ -334,11 +349,198 @@ mailer_store_class_init (MailerStoreClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->finalize = mailer_store_finalize;
+
+  /**
+   * MailerStore::changed:
+   * @changes: what the transaction that just committed changed
+   *
+   * Emitted on the thread that opened the store, after a write committed
+   * and before the write's callback runs.
+   */
+  signals[SIGNAL_CHANGED] =
+    g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, MAILER_TYPE_STORE_CHANGES | G_SIGNAL_TYPE_STATIC_SCOPE);
+}
+
+static void
+finalize_stmt (gpointer stmt)
+{
+  sqlite3_finalize (stmt);
 }
 
 static void
 mailer_store_init (MailerStore *self)
 {
+  self->write_stmts = g_hash_table_new_full (NULL, NULL, NULL, finalize_stmt);
+  self->read_stmts = g_hash_table_new_full (NULL, NULL, NULL, finalize_stmt);
+}
+
+static sqlite3_stmt *
+cached_stmt (GHashTable  *cache,
+             sqlite3     *db,
+             const char  *sql,
+             GError     **error)
+{
+  sqlite3_stmt *stmt = g_hash_table_lookup (cache, sql);
+  int rc;
+
+  if (stmt != NULL)
+    {
+      sqlite3_reset (stmt);
+      sqlite3_clear_bindings (stmt);
+      return stmt;
+    }
+
+  rc = sqlite3_prepare_v3 (db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (error, db, rc, "Preparing a database statement");
+      sqlite3_finalize (stmt);
+      return NULL;
+    }
+  g_hash_table_insert (cache, (gpointer) sql, stmt);
+  return stmt;
+}
+
+sqlite3_stmt *
+_mailer_store_write_stmt (MailerStore  *self,
+                          const char   *sql,
+                          GError      **error)
+{
+  return cached_stmt (self->write_stmts, self->write_db, sql, error);
+}
+
+sqlite3_stmt *
+_mailer_store_read_stmt (MailerStore  *self,
+                         const char   *sql,
+                         GError      **error)
+{
+  return cached_stmt (self->read_stmts, self->read_db, sql, error);
+}
+
+sqlite3 *
+_mailer_store_get_read_db (MailerStore *self)
+{
+  return self->read_db;
+}
+
+/* Changes */
+
+G_DEFINE_BOXED_TYPE (MailerStoreChanges, mailer_store_changes,
+                     mailer_store_changes_ref, mailer_store_changes_unref)
+
+static MailerStoreChanges *
+mailer_store_changes_new (void)
+{
+  MailerStoreChanges *changes = g_new0 (MailerStoreChanges, 1);
+
+  changes->ref_count = 1;
+  changes->inserted = g_array_new (FALSE, FALSE, sizeof (MailerStoreRow));
+  changes->updated = g_array_new (FALSE, FALSE, sizeof (MailerStoreRow));
+  changes->removed = g_array_new (FALSE, FALSE, sizeof (MailerStoreRow));
+  changes->folders = g_array_new (FALSE, FALSE, sizeof (gint64));
+  return changes;
+}
+
+MailerStoreChanges *
+mailer_store_changes_ref (MailerStoreChanges *changes)
+{
+  g_atomic_int_inc (&changes->ref_count);
+  return changes;
+}
+
+void
+mailer_store_changes_unref (MailerStoreChanges *changes)
+{
+  if (!g_atomic_int_dec_and_test (&changes->ref_count))
+    return;
+  g_array_unref (changes->inserted);
+  g_array_unref (changes->updated);
+  g_array_unref (changes->removed);
+  g_array_unref (changes->folders);
+  g_free (changes);
+}
+
+gboolean
+mailer_store_changes_is_empty (MailerStoreChanges *changes)
+{
+  return changes->inserted->len == 0 && changes->updated->len == 0 &&
+         changes->removed->len == 0 && changes->folders->len == 0;
+}
+
+MailerStoreChanges *
+_mailer_store_pending_changes (MailerStore *self)
+{
+  if (self->pending == NULL)
+    self->pending = mailer_store_changes_new ();
+  return self->pending;
+}
+
+typedef struct
+{
+  MailerStore *store;
+  MailerStoreChanges *changes;
+} EmitData;
+
+static gboolean
+emit_changed_cb (gpointer user_data)
+{
+  EmitData *data = user_data;
+
+  g_signal_emit (data->store, signals[SIGNAL_CHANGED], 0, data->changes);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+emit_data_free (gpointer user_data)
+{
+  EmitData *data = user_data;
+
+  g_object_unref (data->store);
+  mailer_store_changes_unref (data->changes);
+  g_free (data);
+}
+
+/* Writer thread, after COMMIT: hands the changes to the owner's thread.
+ * Queued before the task's result, so listeners hear of a change before
+ * the caller's callback runs. */
+static void
+flush_pending_changes (MailerStore *self)
+{
+  EmitData *data;
+  GSource *source;
+
+  if (self->pending == NULL)
+    return;
+  if (mailer_store_changes_is_empty (self->pending))
+    {
+      g_clear_pointer (&self->pending, mailer_store_changes_unref);
+      return;
+    }
+
+  data = g_new0 (EmitData, 1);
+  data->store = g_object_ref (self);
+  data->changes = g_steal_pointer (&self->pending);
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, emit_changed_cb, data, emit_data_free);
+  g_source_set_static_name (source, "[mailer] store changed");
+  g_source_attach (source, self->owner_context);
+  g_source_unref (source);
+}
+
+void
+_mailer_store_set_write_limits_for_testing (MailerStore *self,
+                                            guint        max_pages,
+                                            gboolean     read_only)
+{
+  g_autofree char *sql = NULL;
+
+  /* Only between writes: the test waits for its writes to finish. */
+  sql = g_strdup_printf ("PRAGMA max_page_count = %u; PRAGMA query_only = %d;",
+                         max_pages ? max_pages : 1073741823, read_only ? 1 : 0);
+  exec_sql (self->write_db, sql, NULL);
 }
 
 const char *
@@ -373,10 +575,14 @@ writer_func (gpointer data,
            !exec_sql (self->write_db, "COMMIT", &error))
     {
       exec_sql (self->write_db, "ROLLBACK", NULL);
+      g_clear_pointer (&self->pending, mailer_store_changes_unref);
       g_task_return_error (op->task, error);
     }
   else
-    g_task_return_boolean (op->task, TRUE);
+    {
+      flush_pending_changes (self);
+      g_task_return_boolean (op->task, TRUE);
+    }
 
   g_object_unref (op->task);
   g_free (op);
@@ -384,10 +590,10 @@ writer_func (gpointer data,
 
 /* Runs @func in one transaction on the writer thread; @task completes
  * (on its own context) once the transaction committed or rolled back. */
-static void
-queue_write (MailerStore *self,
-             GTask       *task,
-             WriteFunc    func)
+void
+_mailer_store_queue_write (MailerStore          *self,
+                           GTask                *task,
+                           MailerStoreWriteFunc  func)
 {
   WriteOp *op = g_new0 (WriteOp, 1);
 
@@ -448,8 +654,8 @@ account_row_new (MailerAccount *account)
   return row;
 }
 
-static void
-bind_text (sqlite3_stmt *stmt,
+void
+_mailer_store_bind_text (sqlite3_stmt *stmt,
            int           index,
            const char   *text)
 {
@@ -562,7 +768,7 @@ mailer_store_save_account_async (MailerStore         *self,
 
   inner = g_task_new (self, cancellable, save_account_done_cb, task);
   g_task_set_task_data (inner, account_row_new (account), (GDestroyNotify) account_row_free);
-  queue_write (self, inner, save_account_write);
+  _mailer_store_queue_write (self, inner, save_account_write);
 }
 
 gboolean
@@ -583,6 +789,36 @@ delete_account_write (MailerStore  *self,
   AccountRow *row = g_task_get_task_data (task);
   sqlite3_stmt *stmt = NULL;
   int rc;
+
+  /* The account's messages go with it: lists showing them must hear so. */
+  rc = sqlite3_prepare_v2 (db,
+                           "SELECT m.id, m.folder_id, m.date FROM messages m"
+                           " JOIN folders f ON f.id = m.folder_id"
+                           " JOIN accounts a ON a.id = f.account_id WHERE a.uuid = ?1",
+                           -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    {
+      MailerStoreChanges *changes = _mailer_store_pending_changes (self);
+
+      bind_text (stmt, 1, row->uuid);
+      while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+        {
+          MailerStoreRow removed = {
+            sqlite3_column_int64 (stmt, 0),
+            sqlite3_column_int64 (stmt, 1),
+            sqlite3_column_int64 (stmt, 2),
+          };
+
+          g_array_append_val (changes->removed, removed);
+        }
+    }
+  sqlite3_finalize (stmt);
+  stmt = NULL;
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (error, db, rc, "Removing the account");
+      return FALSE;
+    }
 
   rc = sqlite3_prepare_v2 (db, "DELETE FROM accounts WHERE uuid = ?1", -1, &stmt, NULL);
   if (rc == SQLITE_OK)
@@ -615,7 +851,7 @@ mailer_store_delete_account_async (MailerStore         *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mailer_store_delete_account_async);
   g_task_set_task_data (task, account_row_new (account), (GDestroyNotify) account_row_free);
-  queue_write (self, task, delete_account_write);
+  _mailer_store_queue_write (self, task, delete_account_write);
 }
 
 gboolean

@@ -4,6 +4,9 @@
 #include <gio/gio.h>
 
 #include "mailer-account.h"
+#include "mailer-folder.h"
+#include "mailer-message.h"
+#include "mailer-mime.h"
 
 G_BEGIN_DECLS
 
@@ -23,6 +26,116 @@ typedef enum
 } MailerStoreError;
 
 GQuark mailer_store_error_quark (void);
+
+/**
+ * MailerStoreRow:
+ * @id: the message's row id
+ * @folder_id: its folder (for a removed row, the folder it left)
+ * @date: its sort date
+ *
+ * Enough of a message for a list to find its position without a query.
+ */
+typedef struct
+{
+  gint64 id;
+  gint64 folder_id;
+  gint64 date;
+} MailerStoreRow;
+
+/**
+ * MailerStoreChanges:
+ * @inserted: (element-type MailerStoreRow): rows that appeared in a folder
+ *   (new, or moved in)
+ * @updated: (element-type MailerStoreRow): rows changed in place (flags,
+ *   thread, body state)
+ * @removed: (element-type MailerStoreRow): rows that left a folder
+ *   (deleted, or moved out)
+ * @folders: (element-type gint64): folders whose counts or settings changed
+ *
+ * What one committed write transaction changed.  A move shows as a removal
+ * from the old folder and an insertion into the new one.
+ */
+typedef struct
+{
+  GArray *inserted;
+  GArray *updated;
+  GArray *removed;
+  GArray *folders;
+  /*< private >*/
+  int ref_count;
+} MailerStoreChanges;
+
+#define MAILER_TYPE_STORE_CHANGES (mailer_store_changes_get_type ())
+
+GType               mailer_store_changes_get_type (void) G_GNUC_CONST;
+MailerStoreChanges *mailer_store_changes_ref      (MailerStoreChanges *changes);
+void                mailer_store_changes_unref    (MailerStoreChanges *changes);
+gboolean            mailer_store_changes_is_empty (MailerStoreChanges *changes);
+
+/**
+ * MailerStoreNewMessage:
+ * @uid: the IMAP UID, or 0
+ * @uidl: the POP3 UIDL, or %NULL; recorded for the account in the same
+ *   transaction as the message, so it is never downloaded twice
+ * @flags: the message's flags
+ * @keywords: IMAP keywords, space-separated, or %NULL
+ * @internal_date: the server's arrival time, used when the message has no
+ *   usable Date header
+ * @size: the message's size on the server (the raw size when 0)
+ * @modseq: the CONDSTORE mod-sequence, or 0
+ * @raw: the raw message exactly as received, or %NULL
+ * @partial: @raw holds only the start of the message (headers and the
+ *   first lines)
+ * @summary: what the list and search show; parsed from @raw when %NULL
+ */
+typedef struct
+{
+  gint64              uid;
+  char               *uidl;
+  MailerMessageFlags  flags;
+  char               *keywords;
+  gint64              internal_date;
+  gint64              size;
+  gint64              modseq;
+  GBytes             *raw;
+  gboolean            partial;
+  MailerMimeSummary  *summary;
+} MailerStoreNewMessage;
+
+MailerStoreNewMessage *mailer_store_new_message_new  (void);
+void                   mailer_store_new_message_free (MailerStoreNewMessage *message);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MailerStoreNewMessage, mailer_store_new_message_free)
+
+typedef enum
+{
+  MAILER_JOURNAL_OP_FLAGS,
+  MAILER_JOURNAL_OP_DELETE,
+  MAILER_JOURNAL_OP_MOVE,
+} MailerJournalOp;
+
+/**
+ * MailerStoreJournalEntry:
+ *
+ * One local change to replay to the server, for one message.  @uid and
+ * @uidl are what the server knew the message as when the change was made.
+ */
+typedef struct
+{
+  gint64              id;
+  gint64              account_id;
+  gint64              folder_id;
+  gint64              message_id;
+  gint64              uid;
+  char               *uidl;
+  MailerJournalOp     op;
+  MailerMessageFlags  add_flags;
+  MailerMessageFlags  remove_flags;
+  gint64              dest_folder_id;
+  gint64              created;
+} MailerStoreJournalEntry;
+
+void mailer_store_journal_entry_free (MailerStoreJournalEntry *entry);
 
 #define MAILER_TYPE_STORE (mailer_store_get_type ())
 
@@ -50,6 +163,99 @@ void         mailer_store_delete_account_async     (MailerStore          *self,
                                                     GAsyncReadyCallback   callback,
                                                     gpointer              user_data);
 gboolean     mailer_store_delete_account_finish    (MailerStore          *self,
+                                                    GAsyncResult         *result,
+                                                    GError              **error);
+
+/* Folders */
+GPtrArray   *mailer_store_list_folders             (MailerStore          *self,
+                                                    gint64                account_id,
+                                                    GError              **error);
+MailerFolder *mailer_store_get_folder              (MailerStore          *self,
+                                                    gint64                folder_id,
+                                                    GError              **error);
+void         mailer_store_save_folder_async        (MailerStore          *self,
+                                                    MailerFolder         *folder,
+                                                    GCancellable         *cancellable,
+                                                    GAsyncReadyCallback   callback,
+                                                    gpointer              user_data);
+gboolean     mailer_store_save_folder_finish       (MailerStore          *self,
+                                                    GAsyncResult         *result,
+                                                    GError              **error);
+
+/* Messages */
+void         mailer_store_add_messages_async       (MailerStore          *self,
+                                                    gint64                folder_id,
+                                                    GPtrArray            *messages,
+                                                    GCancellable         *cancellable,
+                                                    GAsyncReadyCallback   callback,
+                                                    gpointer              user_data);
+GArray      *mailer_store_add_messages_finish      (MailerStore          *self,
+                                                    GAsyncResult         *result,
+                                                    GError              **error);
+void         mailer_store_set_flags_async          (MailerStore          *self,
+                                                    GArray               *ids,
+                                                    MailerMessageFlags    add,
+                                                    MailerMessageFlags    remove,
+                                                    gboolean              journal,
+                                                    GCancellable         *cancellable,
+                                                    GAsyncReadyCallback   callback,
+                                                    gpointer              user_data);
+gboolean     mailer_store_set_flags_finish         (MailerStore          *self,
+                                                    GAsyncResult         *result,
+                                                    GError              **error);
+void         mailer_store_delete_messages_async    (MailerStore          *self,
+                                                    GArray               *ids,
+                                                    gboolean              journal,
+                                                    GCancellable         *cancellable,
+                                                    GAsyncReadyCallback   callback,
+                                                    gpointer              user_data);
+gboolean     mailer_store_delete_messages_finish   (MailerStore          *self,
+                                                    GAsyncResult         *result,
+                                                    GError              **error);
+void         mailer_store_move_messages_async      (MailerStore          *self,
+                                                    GArray               *ids,
+                                                    gint64                dest_folder_id,
+                                                    gboolean              journal,
+                                                    GCancellable         *cancellable,
+                                                    GAsyncReadyCallback   callback,
+                                                    gpointer              user_data);
+gboolean     mailer_store_move_messages_finish     (MailerStore          *self,
+                                                    GAsyncResult         *result,
+                                                    GError              **error);
+void         mailer_store_set_raw_async            (MailerStore          *self,
+                                                    gint64                message_id,
+                                                    GBytes               *raw,
+                                                    GCancellable         *cancellable,
+                                                    GAsyncReadyCallback   callback,
+                                                    gpointer              user_data);
+gboolean     mailer_store_set_raw_finish           (MailerStore          *self,
+                                                    GAsyncResult         *result,
+                                                    GError              **error);
+
+MailerMessage *mailer_store_load_message           (MailerStore          *self,
+                                                    gint64                message_id,
+                                                    GError              **error);
+gboolean     mailer_store_refresh_message          (MailerStore          *self,
+                                                    MailerMessage        *message,
+                                                    GError              **error);
+GBytes      *mailer_store_get_raw                  (MailerStore          *self,
+                                                    gint64                message_id,
+                                                    GError              **error);
+GArray      *mailer_store_list_thread              (MailerStore          *self,
+                                                    gint64                thread_id,
+                                                    GError              **error);
+char        *mailer_store_make_search_query        (const char           *text);
+
+/* The journal of local changes */
+GPtrArray   *mailer_store_list_journal             (MailerStore          *self,
+                                                    gint64                account_id,
+                                                    GError              **error);
+void         mailer_store_remove_journal_async     (MailerStore          *self,
+                                                    GArray               *entry_ids,
+                                                    GCancellable         *cancellable,
+                                                    GAsyncReadyCallback   callback,
+                                                    gpointer              user_data);
+gboolean     mailer_store_remove_journal_finish    (MailerStore          *self,
                                                     GAsyncResult         *result,
                                                     GError              **error);
 
