@@ -7,7 +7,8 @@
  * read with one covering-index scan.  Rows become MailerMessage objects when
  * asked for, a page at a time; recently used pages are kept, older ones are
  * dropped, and an object still in use elsewhere (a list row) is found again
- * rather than duplicated, so its properties keep following the store.
+ * rather than duplicated (the store keeps one object per message, and
+ * keeps it up to date).
  *
  * MailerStore::changed says which rows appeared, changed or left; the list
  * finds their positions by binary search on the sort key and emits
@@ -47,8 +48,8 @@ struct _MailerMessageList
   char *fts_query;           /* LIST_SEARCH */
 
   GArray *keys;              /* of Key, newest first */
-  GHashTable *live;          /* id -> MailerMessage (weak) */
   GQueue pages;              /* of GPtrArray of MailerMessage (strong), newest first */
+  guint n_loaded;            /* rows held by pages */
   GHashTable *inbox_folders; /* folder id -> GINT_TO_POINTER (is inbox + 1) */
   gulong changed_id;
 };
@@ -109,39 +110,13 @@ find_key (MailerMessageList *self,
 
 /* Objects */
 
-static void
-live_weak_notify (gpointer  data,
-                  GObject  *where_the_object_was)
-{
-  MailerMessageList *self = data;
-  gint64 id = mailer_message_get_id ((MailerMessage *) where_the_object_was);
-
-  g_hash_table_remove (self->live, &id);
-}
-
-static void
-drop_live (MailerMessageList *self)
-{
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, self->live);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_object_weak_unref (value, live_weak_notify, self);
-  g_hash_table_remove_all (self->live);
-}
-
 static MailerMessage *
 load_object (MailerMessageList *self,
              gint64             id)
 {
-  MailerMessage *message = g_hash_table_lookup (self->live, &id);
   g_autoptr(GError) error = NULL;
+  MailerMessage *message = mailer_store_get_message (self->store, id, &error);
 
-  if (message != NULL)
-    return g_object_ref (message);
-
-  message = mailer_store_load_message (self->store, id, &error);
   if (message == NULL)
     {
       /* Deleted by a write whose change has not reached us yet: a blank
@@ -150,9 +125,6 @@ load_object (MailerMessageList *self,
         g_warning ("Cannot read message %" G_GINT64_FORMAT ": %s", id, error->message);
       message = mailer_message_new (id, 0);
     }
-
-  g_hash_table_insert (self->live, g_memdup2 (&id, sizeof id), message);
-  g_object_weak_ref (G_OBJECT (message), live_weak_notify, self);
   return message;
 }
 
@@ -168,8 +140,14 @@ load_page (MailerMessageList *self,
     g_ptr_array_add (page, load_object (self, g_array_index (self->keys, Key, i).id));
 
   g_queue_push_head (&self->pages, page);
+  self->n_loaded += page->len;
   while (self->pages.length > MAX_PAGES)
-    g_ptr_array_unref (g_queue_pop_tail (&self->pages));
+    {
+      GPtrArray *old = g_queue_pop_tail (&self->pages);
+
+      self->n_loaded -= old->len;
+      g_ptr_array_unref (old);
+    }
 }
 
 static GType
@@ -196,11 +174,14 @@ mailer_message_list_get_item (GListModel *model,
     return NULL;
 
   id = g_array_index (self->keys, Key, position).id;
-  message = g_hash_table_lookup (self->live, &id);
+  message = g_hash_table_lookup (_mailer_store_get_live (self->store), &id);
   if (message == NULL)
     {
+      GPtrArray *page;
+
       load_page (self, position);
-      message = g_hash_table_lookup (self->live, &id);
+      page = g_queue_peek_head (&self->pages);
+      message = g_ptr_array_index (page, position % MAILER_MESSAGE_LIST_PAGE_SIZE);
     }
   return g_object_ref (message);
 }
@@ -452,7 +433,6 @@ store_changed_cb (MailerStore        *store,
   for (guint i = 0; i < changes->updated->len; i++)
     {
       const MailerStoreRow *row = &g_array_index (changes->updated, MailerStoreRow, i);
-      MailerMessage *message = g_hash_table_lookup (self->live, &row->id);
       guint pos;
 
       if (self->kind == LIST_FOLDER && row->folder_id != self->folder_id)
@@ -469,8 +449,6 @@ store_changed_cb (MailerStore        *store,
             }
           continue;
         }
-      if (message != NULL)
-        mailer_store_refresh_message (self->store, message, NULL);
       g_array_append_val (positions, pos);
     }
   emit_updated (self, positions);
@@ -482,14 +460,7 @@ store_changed_cb (MailerStore        *store,
       Key key = { row->date, row->id };
 
       if (row_belongs (self, row))
-        {
-          MailerMessage *message = g_hash_table_lookup (self->live, &row->id);
-
-          /* A moved message keeps its id: its object follows the move. */
-          if (message != NULL)
-            mailer_store_refresh_message (self->store, message, NULL);
-          g_array_append_val (new_keys, key);
-        }
+        g_array_append_val (new_keys, key);
     }
   g_array_sort (new_keys, compare_keys_func);
   insert_keys (self, new_keys);
@@ -504,8 +475,6 @@ mailer_message_list_finalize (GObject *object)
 
   g_clear_signal_handler (&self->changed_id, self->store);
   g_queue_clear_full (&self->pages, (GDestroyNotify) g_ptr_array_unref);
-  drop_live (self);
-  g_clear_pointer (&self->live, g_hash_table_unref);
   g_clear_pointer (&self->inbox_folders, g_hash_table_unref);
   g_clear_pointer (&self->keys, g_array_unref);
   g_clear_pointer (&self->fts_query, g_free);
@@ -526,7 +495,6 @@ static void
 mailer_message_list_init (MailerMessageList *self)
 {
   self->keys = g_array_new (FALSE, FALSE, sizeof (Key));
-  self->live = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   self->inbox_folders = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   g_queue_init (&self->pages);
 }
@@ -706,12 +674,12 @@ mailer_message_list_get_id (MailerMessageList *self,
 /**
  * mailer_message_list_get_n_loaded:
  *
- * Returns: how many rows exist as objects right now (for tests and
+ * Returns: how many rows the list keeps loaded right now (for tests and
  *   benchmarks: it stays far below the number of items)
  */
 guint
 mailer_message_list_get_n_loaded (MailerMessageList *self)
 {
   g_return_val_if_fail (MAILER_IS_MESSAGE_LIST (self), 0);
-  return g_hash_table_size (self->live);
+  return self->n_loaded;
 }

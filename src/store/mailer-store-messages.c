@@ -326,6 +326,28 @@ folder_account (MailerStore  *self,
   return FALSE;
 }
 
+/* Search
+ *
+ * FTS5's unicode61 tokenizer folds case and (remove_diacritics 2) accents,
+ * but keeps the sharp s: "Straße" would not match "strasse".  Indexed text
+ * and queries both spell it "ss".
+ */
+static char *
+fold_for_search (const char *text)
+{
+  g_autoptr(GString) folded = NULL;
+
+  if (text == NULL)
+    return g_strdup ("");
+  if (strstr (text, "\xc3\x9f") == NULL && strstr (text, "\xe1\xba\x9e") == NULL)
+    return g_strdup (text);
+
+  folded = g_string_new (text);
+  g_string_replace (folded, "\xc3\x9f", "ss", 0);      /* ß */
+  g_string_replace (folded, "\xe1\xba\x9e", "SS", 0); /* ẞ */
+  return g_string_free (g_steal_pointer (&folded), FALSE);
+}
+
 /* Threading
  *
  * Every Message-ID a message carries (its own, In-Reply-To, References)
@@ -717,18 +739,24 @@ insert_message (MailerStore            *self,
   if (!step_done (insert, "Storing a message", error))
     return FALSE;
 
-  addresses = g_strjoin (" ",
-                         summary->from_name ? summary->from_name : "",
-                         summary->from_address ? summary->from_address : "",
-                         summary->to ? summary->to : "",
-                         summary->cc ? summary->cc : "",
-                         NULL);
-  sqlite3_bind_int64 (fts, 1, id);
-  _mailer_store_bind_text (fts, 2, summary->subject ? summary->subject : "");
-  _mailer_store_bind_text (fts, 3, addresses);
-  _mailer_store_bind_text (fts, 4, summary->body_text ? summary->body_text : "");
-  if (!step_done (fts, "Indexing a message", error))
-    return FALSE;
+  {
+    g_autofree char *all = g_strjoin (" ",
+                                      summary->from_name ? summary->from_name : "",
+                                      summary->from_address ? summary->from_address : "",
+                                      summary->to ? summary->to : "",
+                                      summary->cc ? summary->cc : "",
+                                      NULL);
+    g_autofree char *subject = fold_for_search (summary->subject);
+    g_autofree char *body = fold_for_search (summary->body_text);
+
+    addresses = fold_for_search (all);
+    sqlite3_bind_int64 (fts, 1, id);
+    _mailer_store_bind_text (fts, 2, subject);
+    _mailer_store_bind_text (fts, 3, addresses);
+    _mailer_store_bind_text (fts, 4, body);
+    if (!step_done (fts, "Indexing a message", error))
+      return FALSE;
+  }
 
   if (message->raw != NULL)
     {
@@ -847,18 +875,20 @@ add_parsed_cb (GObject      *source,
 {
   g_autoptr(GTask) task = user_data;
   MailerStore *self = g_task_get_source_object (task);
+  /* The parse task holds the data without owning it; it is ours now. */
+  AddData *data = g_task_get_task_data (G_TASK (result));
   g_autoptr(GTask) inner = NULL;
   GError *error = NULL;
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
+      add_data_free (data);
       g_task_return_error (task, error);
       return;
     }
 
   inner = g_task_new (self, g_task_get_cancellable (task), add_write_done_cb, g_object_ref (task));
-  g_task_set_task_data (inner, g_task_get_task_data (G_TASK (result)), (GDestroyNotify) add_data_free);
-  g_task_set_task_data (G_TASK (result), NULL, NULL);
+  g_task_set_task_data (inner, data, (GDestroyNotify) add_data_free);
   _mailer_store_queue_write (self, inner, add_messages_write);
 }
 
@@ -900,7 +930,7 @@ mailer_store_add_messages_async (MailerStore         *self,
   data->messages = g_ptr_array_ref (messages);
 
   parse = g_task_new (self, cancellable, add_parsed_cb, g_object_ref (task));
-  g_task_set_task_data (parse, data, (GDestroyNotify) add_data_free);
+  g_task_set_task_data (parse, data, NULL);
   g_task_run_in_thread (parse, parse_messages_thread);
 }
 
@@ -1329,9 +1359,13 @@ set_raw_write (MailerStore  *self,
   if (!step_done (body, "Storing a message", error))
     return FALSE;
 
-  sqlite3_bind_int64 (fts, 1, data->id);
-  _mailer_store_bind_text (fts, 2, data->summary->body_text);
-  return step_done (fts, "Indexing a message", error);
+  {
+    g_autofree char *body_text = fold_for_search (data->summary->body_text);
+
+    sqlite3_bind_int64 (fts, 1, data->id);
+    _mailer_store_bind_text (fts, 2, body_text);
+    return step_done (fts, "Indexing a message", error);
+  }
 }
 
 static void
@@ -1356,15 +1390,16 @@ set_raw_parsed_cb (GObject      *source,
                    gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
+  /* The parse task holds the data without owning it; it is ours now. */
+  RawData *data = g_task_get_task_data (G_TASK (result));
   GError *error = NULL;
 
+  g_task_set_task_data (task, data, (GDestroyNotify) raw_data_free);
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       g_task_return_error (task, error);
       return;
     }
-  g_task_set_task_data (task, g_task_get_task_data (G_TASK (result)), (GDestroyNotify) raw_data_free);
-  g_task_set_task_data (G_TASK (result), NULL, NULL);
   _mailer_store_queue_write (g_task_get_source_object (task), task, set_raw_write);
 }
 
@@ -1396,7 +1431,7 @@ mailer_store_set_raw_async (MailerStore         *self,
   data->id = message_id;
   data->raw = g_bytes_ref (raw);
   parse = g_task_new (self, cancellable, set_raw_parsed_cb, task);
-  g_task_set_task_data (parse, data, (GDestroyNotify) raw_data_free);
+  g_task_set_task_data (parse, data, NULL);
   g_task_run_in_thread (parse, parse_raw_thread);
 }
 
@@ -1484,6 +1519,85 @@ mailer_store_load_message (MailerStore  *self,
   message = mailer_message_new (message_id, sqlite3_column_int64 (stmt, 1));
   fill_message (message, stmt);
   sqlite3_reset (stmt);
+  return message;
+}
+
+static void
+live_weak_notify (gpointer  data,
+                  GObject  *where_the_object_was)
+{
+  MailerStore *self = data;
+  gint64 id = mailer_message_get_id ((MailerMessage *) where_the_object_was);
+
+  g_hash_table_remove (_mailer_store_get_live (self), &id);
+}
+
+void
+_mailer_store_drop_live (MailerStore *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, _mailer_store_get_live (self));
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_object_weak_unref (value, live_weak_notify, self);
+  g_hash_table_remove_all (_mailer_store_get_live (self));
+}
+
+static void
+refresh_rows (MailerStore *self,
+              GArray      *rows)
+{
+  GHashTable *live = _mailer_store_get_live (self);
+
+  for (guint i = 0; i < rows->len; i++)
+    {
+      const MailerStoreRow *row = &g_array_index (rows, MailerStoreRow, i);
+      MailerMessage *message = g_hash_table_lookup (live, &row->id);
+
+      if (message != NULL)
+        mailer_store_refresh_message (self, message, NULL);
+    }
+}
+
+void
+_mailer_store_refresh_live (MailerStore        *self,
+                            MailerStoreChanges *changes)
+{
+  /* Removed rows that were moved show up in inserted too. */
+  refresh_rows (self, changes->updated);
+  refresh_rows (self, changes->inserted);
+}
+
+/**
+ * mailer_store_get_message:
+ *
+ * Like mailer_store_load_message(), but returns the object already in use
+ * for @message_id when there is one: there is only ever one live
+ * #MailerMessage per message, and the store keeps it up to date.
+ *
+ * Returns: (transfer full) (nullable): the message
+ */
+MailerMessage *
+mailer_store_get_message (MailerStore  *self,
+                          gint64        message_id,
+                          GError      **error)
+{
+  GHashTable *live;
+  MailerMessage *message;
+
+  g_return_val_if_fail (MAILER_IS_STORE (self), NULL);
+
+  live = _mailer_store_get_live (self);
+  message = g_hash_table_lookup (live, &message_id);
+  if (message != NULL)
+    return g_object_ref (message);
+
+  message = mailer_store_load_message (self, message_id, error);
+  if (message == NULL)
+    return NULL;
+  g_hash_table_insert (live, g_memdup2 (&message_id, sizeof message_id), message);
+  g_object_weak_ref (G_OBJECT (message), live_weak_notify, self);
   return message;
 }
 
@@ -1595,12 +1709,14 @@ char *
 mailer_store_make_search_query (const char *text)
 {
   g_autoptr(GString) query = g_string_new (NULL);
+  g_autofree char *folded = NULL;
   g_auto(GStrv) words = NULL;
 
   if (text == NULL)
     return NULL;
 
-  words = g_strsplit_set (text, " \t\r\n", -1);
+  folded = fold_for_search (text);
+  words = g_strsplit_set (folded, " \t\r\n", -1);
   for (guint i = 0; words[i] != NULL; i++)
     {
       if (words[i][0] == '\0')

@@ -44,6 +44,13 @@ void                _mailer_store_bind_text        (sqlite3_stmt          *stmt,
                                                     int                    index,
                                                     const char            *text);
 
+/* The one MailerMessage per message id that is alive (weak references),
+ * owner's thread only. */
+GHashTable         *_mailer_store_get_live         (MailerStore           *self);
+void                _mailer_store_drop_live        (MailerStore           *self);
+void                _mailer_store_refresh_live     (MailerStore           *self,
+                                                    MailerStoreChanges    *changes);
+
 /* For tests: make the writer's database refuse to grow beyond @max_pages
  * pages (the disk-full path), or refuse every write (read-only). */
 void                _mailer_store_set_write_limits_for_testing (MailerStore *self,

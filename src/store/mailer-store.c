@@ -36,6 +36,7 @@ struct _MailerStore
   GHashTable *write_stmts;      /* writer thread only */
   GHashTable *read_stmts;       /* owner's thread only */
   MailerStoreChanges *pending;  /* writer thread only */
+  GHashTable *live;             /* owner's thread: id -> MailerMessage (weak) */
 };
 
 enum {
@@ -332,6 +333,8 @@ mailer_store_finalize (GObject *object)
    * still joins the thread before its connection is closed. */
   if (self->writer != NULL)
     g_thread_pool_free (self->writer, FALSE, TRUE);
+  _mailer_store_drop_live (self);
+  g_clear_pointer (&self->live, g_hash_table_unref);
   g_clear_pointer (&self->write_stmts, g_hash_table_unref);
   g_clear_pointer (&self->read_stmts, g_hash_table_unref);
   g_clear_pointer (&self->pending, mailer_store_changes_unref);
@@ -374,6 +377,13 @@ mailer_store_init (MailerStore *self)
 {
   self->write_stmts = g_hash_table_new_full (NULL, NULL, NULL, finalize_stmt);
   self->read_stmts = g_hash_table_new_full (NULL, NULL, NULL, finalize_stmt);
+  self->live = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+}
+
+GHashTable *
+_mailer_store_get_live (MailerStore *self)
+{
+  return self->live;
 }
 
 static sqlite3_stmt *
@@ -488,6 +498,9 @@ emit_changed_cb (gpointer user_data)
 {
   EmitData *data = user_data;
 
+  /* The shared message objects first, so every list and view that shows
+   * one is up to date when the signal runs. */
+  _mailer_store_refresh_live (data->store, data->changes);
   g_signal_emit (data->store, signals[SIGNAL_CHANGED], 0, data->changes);
   return G_SOURCE_REMOVE;
 }

@@ -232,6 +232,9 @@ gboolean     mailer_store_set_raw_finish           (MailerStore          *self,
                                                     GAsyncResult         *result,
                                                     GError              **error);
 
+MailerMessage *mailer_store_get_message            (MailerStore          *self,
+                                                    gint64                message_id,
+                                                    GError              **error);
 MailerMessage *mailer_store_load_message           (MailerStore          *self,
                                                     gint64                message_id,
                                                     GError              **error);
