@@ -4,14 +4,20 @@
  * broken messages, kept outside the project in the directory named by
  * MAILER_CORPUS: every file parses quickly, every string of every summary
  * is valid UTF-8, every message with text has a preview, and parsing from
- * several threads at once gives the same summaries.
+ * several threads at once gives the same summaries; and the store keeps
+ * every one of them: stored byte for byte, listed, previewed and found by
+ * a word of its subject.
  */
 #include "config.h"
 
+#include <glib/gstdio.h>
 #include <gmime/gmime.h>
 #include <string.h>
 
+#include "mailer-message-list.h"
 #include "mailer-mime.h"
+#include "mailer-store.h"
+#include "mailer-test-util.h"
 
 /* Per message, on a slow machine under a sanitizer: parsing the largest
  * corpus file takes a few milliseconds in a normal build. */
@@ -422,6 +428,165 @@ test_corpus_threads (void)
   g_assert_cmpuint (n_mismatches, ==, 0);
 }
 
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR))
+        remove_tree (child);
+      else
+        g_remove (child);
+    }
+  g_rmdir (path);
+}
+
+/* A word of @subject to search for: its longest run of letters. */
+static char *
+subject_word (const char *subject)
+{
+  g_autofree char *best = NULL;
+  const char *p = subject;
+
+  while (*p != '\0')
+    {
+      const char *start = p;
+
+      while (*p != '\0' && g_unichar_isalpha (g_utf8_get_char (p)))
+        p = g_utf8_next_char (p);
+      if (p > start && (best == NULL || (gsize) (p - start) > strlen (best)))
+        {
+          g_free (best);
+          best = g_strndup (start, p - start);
+        }
+      if (*p != '\0')
+        p = g_utf8_next_char (p);
+    }
+  return g_steal_pointer (&best);
+}
+
+static void
+test_corpus_store (void)
+{
+  g_autoptr(GPtrArray) files = load_corpus ();
+  g_autoptr(MailerStore) store = NULL;
+  g_autoptr(MailerAccount) account = NULL;
+  g_autoptr(MailerFolder) folder = NULL;
+  g_autoptr(MailerMessageList) list = NULL;
+  g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = NULL;
+  GAsyncResult *pending = NULL;
+  guint searched = 0;
+
+  if (files == NULL)
+    return;
+
+  dir = g_dir_make_tmp ("mailer-corpus-XXXXXX", &error);
+  g_assert_no_error (error);
+  store = mailer_store_open (dir, &error);
+  g_assert_no_error (error);
+
+  account = mailer_account_new (MAILER_ACCOUNT_KIND_POP3);
+  mailer_account_set_host (account, "pop.example.org");
+  mailer_account_set_port (account, 995);
+  mailer_store_save_account_async (store, account, NULL, mailer_test_store_result_cb, &pending);
+  {
+    g_autoptr(GAsyncResult) result = mailer_test_wait_result (&pending, 10);
+
+    g_assert_true (mailer_store_save_account_finish (store, result, &error));
+  }
+  folder = mailer_folder_new (mailer_account_get_id (account), "INBOX");
+  mailer_folder_set_role (folder, MAILER_FOLDER_ROLE_INBOX);
+  mailer_store_save_folder_async (store, folder, NULL, mailer_test_store_result_cb, &pending);
+  {
+    g_autoptr(GAsyncResult) result = mailer_test_wait_result (&pending, 10);
+
+    g_assert_true (mailer_store_save_folder_finish (store, result, &error));
+  }
+
+  /* In batches, as a POP download stores them: raw bytes and UIDL only;
+   * the store parses. */
+  for (guint start = 0; start < files->len; start += 50)
+    {
+      g_autoptr(GPtrArray) batch = g_ptr_array_new_with_free_func ((GDestroyNotify) mailer_store_new_message_free);
+      g_autoptr(GAsyncResult) result = NULL;
+      g_autoptr(GArray) batch_ids = NULL;
+
+      for (guint i = start; i < MIN (start + 50, files->len); i++)
+        {
+          CorpusFile *file = g_ptr_array_index (files, i);
+          MailerStoreNewMessage *message = mailer_store_new_message_new ();
+
+          message->raw = g_bytes_ref (file->bytes);
+          message->uidl = g_strdup (file->name);
+          g_ptr_array_add (batch, message);
+        }
+      mailer_store_add_messages_async (store, mailer_folder_get_id (folder), batch, NULL,
+                                       mailer_test_store_result_cb, &pending);
+      result = mailer_test_wait_result (&pending, 120);
+      batch_ids = mailer_store_add_messages_finish (store, result, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (batch_ids->len, ==, batch->len);
+      g_array_append_vals (ids, batch_ids->data, batch_ids->len);
+    }
+
+  list = mailer_message_list_new_for_folder (store, mailer_folder_get_id (folder), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, files->len);
+
+  for (guint i = 0; i < files->len; i++)
+    {
+      CorpusFile *file = g_ptr_array_index (files, i);
+      gint64 id = g_array_index (ids, gint64, i);
+      g_autoptr(MailerMessage) message = NULL;
+      g_autoptr(MailerMimeSummary) summary = NULL;
+      g_autoptr(GBytes) raw = NULL;
+      g_autofree char *word = NULL;
+
+      g_assert_cmpint (id, >, 0);
+      message = mailer_store_get_message (store, id, &error);
+      g_assert_no_error (error);
+      raw = mailer_store_get_raw (store, id, &error);
+      g_assert_no_error (error);
+      if (!g_bytes_equal (raw, file->bytes))
+        g_error ("%s: not stored byte for byte", file->name);
+
+      /* The list row shows what the parser found. */
+      summary = mailer_mime_parse (file->bytes, NULL);
+      if (summary != NULL)
+        {
+          g_assert_cmpstr (mailer_message_get_subject (message), ==, summary->subject);
+          g_assert_cmpstr (mailer_message_get_preview (message), ==, summary->preview);
+        }
+      g_assert_true (g_utf8_validate (mailer_message_get_subject (message), -1, NULL));
+      g_assert_true (g_utf8_validate (mailer_message_get_preview (message), -1, NULL));
+
+      /* Every tenth message can be found by a word of its subject. */
+      word = subject_word (mailer_message_get_subject (message));
+      if (i % 10 == 0 && word != NULL && g_utf8_strlen (word, -1) >= 3)
+        {
+          g_autoptr(MailerMessageList) hits = mailer_message_list_new_search (store, word, 0, &error);
+
+          g_assert_no_error (error);
+          if (mailer_message_list_find (hits, id) == G_MAXUINT)
+            g_error ("%s: a search for \"%s\" does not find it", file->name, word);
+          searched++;
+        }
+    }
+  g_test_message ("Stored %u messages; found %u of them by a subject word", files->len, searched);
+  g_assert_cmpuint (searched, >, files->len / 20);
+
+  g_clear_object (&list);
+  g_clear_object (&store);
+  remove_tree (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -431,6 +596,7 @@ main (int   argc,
 
   g_test_add_func ("/corpus/parse", test_corpus_parse);
   g_test_add_func ("/corpus/threads", test_corpus_threads);
+  g_test_add_func ("/corpus/store", test_corpus_store);
 
   return g_test_run ();
 }
