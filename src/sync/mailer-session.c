@@ -16,6 +16,8 @@ struct _MailerSession
 
   MailerStore *store;
   GListStore *accounts;
+  GHashTable *folders;     /* id -> MailerFolder */
+  gulong changed_id;
 };
 
 G_DEFINE_FINAL_TYPE (MailerSession, mailer_session, G_TYPE_OBJECT)
@@ -25,7 +27,10 @@ mailer_session_dispose (GObject *object)
 {
   MailerSession *self = (MailerSession *)object;
 
+  if (self->store != NULL)
+    g_clear_signal_handler (&self->changed_id, self->store);
   g_clear_object (&self->accounts);
+  g_clear_pointer (&self->folders, g_hash_table_unref);
   g_clear_object (&self->store);
 
   G_OBJECT_CLASS (mailer_session_parent_class)->dispose (object);
@@ -43,6 +48,114 @@ static void
 mailer_session_init (MailerSession *self)
 {
   self->accounts = g_list_store_new (MAILER_TYPE_ACCOUNT);
+  self->folders = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_object_unref);
+}
+
+static MailerAccount *
+find_account_by_id (MailerSession *self,
+                    gint64         account_id)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->accounts));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(MailerAccount) account = g_list_model_get_item (G_LIST_MODEL (self->accounts), i);
+
+      if (mailer_account_get_id (account) == account_id)
+        return account;
+    }
+  return NULL;
+}
+
+static void
+copy_folder (MailerFolder *into,
+             MailerFolder *from)
+{
+  g_object_freeze_notify (G_OBJECT (into));
+  mailer_folder_set_role (into, mailer_folder_get_role (from));
+  mailer_folder_set_delimiter (into, mailer_folder_get_delimiter (from));
+  mailer_folder_set_parent_id (into, mailer_folder_get_parent_id (from));
+  if (g_strcmp0 (mailer_folder_get_display_name (from), mailer_folder_get_display_name (into)) != 0)
+    mailer_folder_set_display_name (into, mailer_folder_get_display_name (from));
+  mailer_folder_set_total_count (into, mailer_folder_get_total_count (from));
+  mailer_folder_set_unread_count (into, mailer_folder_get_unread_count (from));
+  g_object_thaw_notify (G_OBJECT (into));
+}
+
+/* (Re)builds @account's folder tree, keeping the folder objects already
+ * handed out so that whatever shows them keeps working. */
+static gboolean
+load_folders (MailerSession  *self,
+              MailerAccount  *account,
+              GError        **error)
+{
+  g_autoptr(GPtrArray) loaded = NULL;
+  g_autoptr(GPtrArray) folders = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GListModel) roots = NULL;
+
+  loaded = mailer_store_list_folders (self->store, mailer_account_get_id (account), error);
+  if (loaded == NULL)
+    return FALSE;
+
+  for (guint i = 0; i < loaded->len; i++)
+    {
+      MailerFolder *folder = g_ptr_array_index (loaded, i);
+      gint64 id = mailer_folder_get_id (folder);
+      MailerFolder *known = g_hash_table_lookup (self->folders, &id);
+
+      if (known != NULL)
+        copy_folder (known, folder);
+      else
+        {
+          known = folder;
+          g_hash_table_insert (self->folders, g_memdup2 (&id, sizeof id), g_object_ref (folder));
+        }
+      g_ptr_array_add (folders, g_object_ref (known));
+    }
+
+  roots = mailer_folder_build_tree (folders);
+  mailer_account_set_folders (account, roots);
+  return TRUE;
+}
+
+/* Folder counts follow the store; a folder that appeared joins its
+ * account's tree. */
+static void
+store_changed_cb (MailerStore        *store,
+                  MailerStoreChanges *changes,
+                  MailerSession      *self)
+{
+  for (guint i = 0; i < changes->folders->len; i++)
+    {
+      gint64 id = g_array_index (changes->folders, gint64, i);
+      g_autoptr(MailerFolder) fresh = mailer_store_get_folder (store, id, NULL);
+      MailerFolder *known = g_hash_table_lookup (self->folders, &id);
+      MailerAccount *account;
+
+      if (fresh == NULL)
+        continue;
+      if (known != NULL && mailer_folder_get_parent_id (known) == mailer_folder_get_parent_id (fresh))
+        {
+          copy_folder (known, fresh);
+          continue;
+        }
+      account = find_account_by_id (self, mailer_folder_get_account_id (fresh));
+      if (account != NULL)
+        load_folders (self, account, NULL);
+    }
+}
+
+/**
+ * mailer_session_get_folder:
+ *
+ * Returns: (transfer none) (nullable): the folder with that id
+ */
+MailerFolder *
+mailer_session_get_folder (MailerSession *self,
+                           gint64         folder_id)
+{
+  g_return_val_if_fail (MAILER_IS_SESSION (self), NULL);
+  return g_hash_table_lookup (self->folders, &folder_id);
 }
 
 /**
@@ -69,7 +182,11 @@ mailer_session_new (const char  *data_dir,
   if (accounts == NULL)
     return NULL;
   g_list_store_splice (self->accounts, 0, 0, accounts->pdata, accounts->len);
+  for (guint i = 0; i < accounts->len; i++)
+    if (!load_folders (self, accounts->pdata[i], error))
+      return NULL;
 
+  self->changed_id = g_signal_connect (self->store, "changed", G_CALLBACK (store_changed_cb), self);
   return g_steal_pointer (&self);
 }
 

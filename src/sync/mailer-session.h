@@ -16,6 +16,8 @@ MailerSession *mailer_session_new                   (const char           *data_
                                                      GError              **error);
 MailerStore   *mailer_session_get_store             (MailerSession        *self);
 GListModel    *mailer_session_get_accounts          (MailerSession        *self);
+MailerFolder  *mailer_session_get_folder             (MailerSession        *self,
+                                                     gint64                folder_id);
 MailerAccount *mailer_session_find_account          (MailerSession        *self,
                                                      const char           *uuid);
 void           mailer_session_add_account_async     (MailerSession        *self,
