@@ -385,6 +385,25 @@ emit_updated (MailerMessageList *self,
   guint i = 0;
 
   g_array_sort (positions, compare_guint);
+
+  /* Many scattered rows (say, every other one marked read): one change
+   * over the span they cover, rather than thousands. */
+  {
+    guint n_runs = 0;
+
+    for (guint k = 0; k < positions->len; k++)
+      if (k == 0 || g_array_index (positions, guint, k) != g_array_index (positions, guint, k - 1) + 1)
+        n_runs++;
+    if (n_runs > MAX_RUNS)
+      {
+        guint first = g_array_index (positions, guint, 0);
+        guint span = g_array_index (positions, guint, positions->len - 1) - first + 1;
+
+        g_list_model_items_changed (G_LIST_MODEL (self), first, span, span);
+        return;
+      }
+  }
+
   while (i < positions->len)
     {
       guint start = g_array_index (positions, guint, i);
