@@ -317,11 +317,31 @@ test_upgrade_from_every_version (void)
       g_assert_cmpstr (mailer_account_get_display_name (accounts->pdata[0]), ==, "Upgraded");
       g_assert_cmpstr (mailer_account_get_host (accounts->pdata[0]), ==, "mail.example.org");
 
+      /* ...the messages a version kept stay readable and searchable... */
+      if (version >= 2)
+        {
+          g_autoptr(GBytes) raw = mailer_store_get_raw (store, 1, &error);
+          g_autoptr(MailerMessageList) hits = mailer_message_list_new_search (store, "upgrades", 0, &error);
+
+          g_assert_no_error (error);
+          g_assert_nonnull (raw);
+          g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (hits)), ==, 1);
+        }
+      /* ...new settings get their defaults... */
+      g_assert_true (mailer_account_get_leave_on_server (accounts->pdata[0]));
+      g_assert_cmpuint (mailer_account_get_check_interval (accounts->pdata[0]), ==, 600);
+
       /* ...and the new tables work with it. */
       folder_id = add_folder (store, mailer_account_get_id (accounts->pdata[0]), "INBOX", MAILER_FOLDER_ROLE_INBOX);
-      id = add_one (store, folder_id, new_raw_message ("plain.eml", 1));
-      g_assert_cmpint (id, >, 0);
-      assert_folder_counts (store, folder_id, 1, 1);
+      {
+        g_autoptr(MailerFolder) before = mailer_store_get_folder (store, folder_id, NULL);
+        guint total = mailer_folder_get_total_count (before);
+        guint unread = mailer_folder_get_unread_count (before);
+
+        id = add_one (store, folder_id, new_raw_message ("plain.eml", 1));
+        g_assert_cmpint (id, >, 0);
+        assert_folder_counts (store, folder_id, total + 1, unread + 1);
+      }
 
       g_clear_object (&store);
       remove_tree (dir);

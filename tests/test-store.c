@@ -83,6 +83,11 @@ test_accounts_roundtrip (void)
                 "port", 110,
                 "security", MAILER_SECURITY_STARTTLS,
                 "username", "ana.home",
+                "leave-on-server", FALSE,
+                "keep-days", 14,
+                "delete-when-deleted", FALSE,
+                "size-limit", (guint64) 5 * 1024 * 1024 * 1024,
+                "check-interval", 0,
                 NULL);
 
   save_account (store, imap);
@@ -118,6 +123,17 @@ test_accounts_roundtrip (void)
   g_assert_cmpint (mailer_account_get_kind (loaded), ==, MAILER_ACCOUNT_KIND_POP3);
   g_assert_cmpint (mailer_account_get_security (loaded), ==, MAILER_SECURITY_STARTTLS);
   g_assert_null (mailer_account_get_pinned_certificate (loaded));
+  g_assert_false (mailer_account_get_leave_on_server (loaded));
+  g_assert_cmpuint (mailer_account_get_keep_days (loaded), ==, 14);
+  g_assert_false (mailer_account_get_delete_when_deleted (loaded));
+  g_assert_cmpuint (mailer_account_get_size_limit (loaded), ==, (guint64) 5 * 1024 * 1024 * 1024);
+  g_assert_cmpuint (mailer_account_get_check_interval (loaded), ==, 0);
+
+  /* Defaults: keep a copy on the server, check every ten minutes. */
+  loaded = g_ptr_array_index (accounts, 0);
+  g_assert_true (mailer_account_get_leave_on_server (loaded));
+  g_assert_true (mailer_account_get_delete_when_deleted (loaded));
+  g_assert_cmpuint (mailer_account_get_check_interval (loaded), ==, 600);
 }
 
 static void

@@ -27,6 +27,11 @@ struct _MailerAccount
   char *status_message;
   double progress;
   GListModel *folders;
+  gboolean leave_on_server;
+  guint keep_days;
+  gboolean delete_when_deleted;
+  guint64 size_limit;
+  guint check_interval;
 };
 
 G_DEFINE_FINAL_TYPE (MailerAccount, mailer_account, G_TYPE_OBJECT)
@@ -47,6 +52,11 @@ enum {
   PROP_STATUS_MESSAGE,
   PROP_PROGRESS,
   PROP_FOLDERS,
+  PROP_LEAVE_ON_SERVER,
+  PROP_KEEP_DAYS,
+  PROP_DELETE_WHEN_DELETED,
+  PROP_SIZE_LIMIT,
+  PROP_CHECK_INTERVAL,
   N_PROPS
 };
 
@@ -115,6 +125,21 @@ mailer_account_get_property (GObject    *object,
     case PROP_PROGRESS:
       g_value_set_double (value, self->progress);
       break;
+    case PROP_LEAVE_ON_SERVER:
+      g_value_set_boolean (value, self->leave_on_server);
+      break;
+    case PROP_KEEP_DAYS:
+      g_value_set_uint (value, self->keep_days);
+      break;
+    case PROP_DELETE_WHEN_DELETED:
+      g_value_set_boolean (value, self->delete_when_deleted);
+      break;
+    case PROP_SIZE_LIMIT:
+      g_value_set_uint64 (value, self->size_limit);
+      break;
+    case PROP_CHECK_INTERVAL:
+      g_value_set_uint (value, self->check_interval);
+      break;
     case PROP_FOLDERS:
       g_value_set_object (value, mailer_account_get_folders (self));
       break;
@@ -171,6 +196,21 @@ mailer_account_set_property (GObject      *object,
       break;
     case PROP_STATUS_MESSAGE:
       mailer_account_set_status_message (self, g_value_get_string (value));
+      break;
+    case PROP_LEAVE_ON_SERVER:
+      mailer_account_set_leave_on_server (self, g_value_get_boolean (value));
+      break;
+    case PROP_KEEP_DAYS:
+      mailer_account_set_keep_days (self, g_value_get_uint (value));
+      break;
+    case PROP_DELETE_WHEN_DELETED:
+      mailer_account_set_delete_when_deleted (self, g_value_get_boolean (value));
+      break;
+    case PROP_SIZE_LIMIT:
+      mailer_account_set_size_limit (self, g_value_get_uint64 (value));
+      break;
+    case PROP_CHECK_INTERVAL:
+      mailer_account_set_check_interval (self, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -264,6 +304,27 @@ mailer_account_class_init (MailerAccountClass *klass)
     g_param_spec_object ("folders", NULL, NULL, G_TYPE_LIST_MODEL,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
+  /* POP3: keep a copy on the server after downloading. */
+  properties[PROP_LEAVE_ON_SERVER] =
+    g_param_spec_boolean ("leave-on-server", NULL, NULL, TRUE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* POP3: days the server copy is kept after download; 0 = no limit. */
+  properties[PROP_KEEP_DAYS] =
+    g_param_spec_uint ("keep-days", NULL, NULL, 0, 36500, 0,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* POP3: delete the server copy when the message is deleted here. */
+  properties[PROP_DELETE_WHEN_DELETED] =
+    g_param_spec_boolean ("delete-when-deleted", NULL, NULL, TRUE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* Messages larger than this many bytes are downloaded in part; 0 = no limit. */
+  properties[PROP_SIZE_LIMIT] =
+    g_param_spec_uint64 ("size-limit", NULL, NULL, 0, G_MAXUINT64, 0,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* Seconds between automatic checks for mail; 0 = only on request. */
+  properties[PROP_CHECK_INTERVAL] =
+    g_param_spec_uint ("check-interval", NULL, NULL, 0, G_MAXUINT, 600,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -271,6 +332,9 @@ static void
 mailer_account_init (MailerAccount *self)
 {
   self->progress = -1.0;
+  self->leave_on_server = TRUE;
+  self->delete_when_deleted = TRUE;
+  self->check_interval = 600;
 }
 
 /**
@@ -453,3 +517,27 @@ mailer_account_set_folders (MailerAccount *self,
   if (g_set_object (&self->folders, folders))
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FOLDERS]);
 }
+
+#define SIMPLE_PROPERTY(type, name, PROP)                                \
+  type                                                                   \
+  mailer_account_get_##name (MailerAccount *self)                        \
+  {                                                                      \
+    g_return_val_if_fail (MAILER_IS_ACCOUNT (self), 0);                  \
+    return self->name;                                                   \
+  }                                                                      \
+  void                                                                   \
+  mailer_account_set_##name (MailerAccount *self,                        \
+                             type           value)                       \
+  {                                                                      \
+    g_return_if_fail (MAILER_IS_ACCOUNT (self));                         \
+    if (self->name == value)                                             \
+      return;                                                            \
+    self->name = value;                                                  \
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP]);        \
+  }
+
+SIMPLE_PROPERTY (gboolean, leave_on_server, PROP_LEAVE_ON_SERVER)
+SIMPLE_PROPERTY (guint, keep_days, PROP_KEEP_DAYS)
+SIMPLE_PROPERTY (gboolean, delete_when_deleted, PROP_DELETE_WHEN_DELETED)
+SIMPLE_PROPERTY (guint64, size_limit, PROP_SIZE_LIMIT)
+SIMPLE_PROPERTY (guint, check_interval, PROP_CHECK_INTERVAL)

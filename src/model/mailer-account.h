@@ -52,4 +52,20 @@ GListModel            *mailer_account_get_folders          (MailerAccount       
 void                   mailer_account_set_folders          (MailerAccount         *self,
                                                             GListModel            *folders);
 
+gboolean               mailer_account_get_leave_on_server     (MailerAccount       *self);
+void                   mailer_account_set_leave_on_server     (MailerAccount       *self,
+                                                               gboolean             leave_on_server);
+guint                  mailer_account_get_keep_days           (MailerAccount       *self);
+void                   mailer_account_set_keep_days           (MailerAccount       *self,
+                                                               guint                keep_days);
+gboolean               mailer_account_get_delete_when_deleted (MailerAccount       *self);
+void                   mailer_account_set_delete_when_deleted (MailerAccount       *self,
+                                                               gboolean             delete_when_deleted);
+guint64                mailer_account_get_size_limit          (MailerAccount       *self);
+void                   mailer_account_set_size_limit          (MailerAccount       *self,
+                                                               guint64              size_limit);
+guint                  mailer_account_get_check_interval      (MailerAccount       *self);
+void                   mailer_account_set_check_interval      (MailerAccount       *self,
+                                                               guint                check_interval);
+
 G_END_DECLS

@@ -629,6 +629,11 @@ typedef struct
   char *security;
   char *username;
   char *pinned_certificate;
+  gboolean leave_on_server;
+  guint keep_days;
+  gboolean delete_when_deleted;
+  guint64 size_limit;
+  guint check_interval;
   gint64 id;                /* result */
 } AccountRow;
 
@@ -663,6 +668,11 @@ account_row_new (MailerAccount *account)
   row->security = g_strdup (mailer_security_to_string (mailer_account_get_security (account)));
   row->username = g_strdup (mailer_account_get_username (account));
   row->pinned_certificate = g_strdup (mailer_account_get_pinned_certificate (account));
+  row->leave_on_server = mailer_account_get_leave_on_server (account);
+  row->keep_days = mailer_account_get_keep_days (account);
+  row->delete_when_deleted = mailer_account_get_delete_when_deleted (account);
+  row->size_limit = mailer_account_get_size_limit (account);
+  row->check_interval = mailer_account_get_check_interval (account);
   row->id = mailer_account_get_id (account);
   return row;
 }
@@ -690,11 +700,15 @@ save_account_write (MailerStore  *self,
 
   rc = sqlite3_prepare_v2 (db,
                            "INSERT INTO accounts (uuid, kind, display_name, address, host, port,"
-                           "                      security, username, pinned_certificate)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                           "                      security, username, pinned_certificate,"
+                           "                      leave_on_server, keep_days, delete_when_deleted,"
+                           "                      size_limit, check_interval)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
                            " ON CONFLICT (uuid) DO UPDATE SET"
                            "   display_name = ?3, address = ?4, host = ?5, port = ?6,"
-                           "   security = ?7, username = ?8, pinned_certificate = ?9"
+                           "   security = ?7, username = ?8, pinned_certificate = ?9,"
+                           "   leave_on_server = ?10, keep_days = ?11, delete_when_deleted = ?12,"
+                           "   size_limit = ?13, check_interval = ?14"
                            " RETURNING id",
                            -1, &stmt, NULL);
   if (rc != SQLITE_OK)
@@ -712,6 +726,11 @@ save_account_write (MailerStore  *self,
   bind_text (stmt, 7, row->security);
   bind_text (stmt, 8, row->username ? row->username : "");
   bind_text (stmt, 9, row->pinned_certificate);
+  sqlite3_bind_int (stmt, 10, row->leave_on_server ? 1 : 0);
+  sqlite3_bind_int (stmt, 11, row->keep_days);
+  sqlite3_bind_int (stmt, 12, row->delete_when_deleted ? 1 : 0);
+  sqlite3_bind_int64 (stmt, 13, MIN (row->size_limit, (guint64) G_MAXINT64));
+  sqlite3_bind_int64 (stmt, 14, row->check_interval);
 
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
@@ -894,7 +913,9 @@ mailer_store_list_accounts (MailerStore  *self,
 
   rc = sqlite3_prepare_v2 (self->read_db,
                            "SELECT id, uuid, kind, display_name, address, host, port,"
-                           "       security, username, pinned_certificate"
+                           "       security, username, pinned_certificate,"
+                           "       leave_on_server, keep_days, delete_when_deleted,"
+                           "       size_limit, check_interval"
                            " FROM accounts ORDER BY position, id",
                            -1, &stmt, NULL);
   if (rc != SQLITE_OK)
@@ -923,6 +944,11 @@ mailer_store_list_accounts (MailerStore  *self,
                               "security", security,
                               "username", (const char *) sqlite3_column_text (stmt, 8),
                               "pinned-certificate", (const char *) sqlite3_column_text (stmt, 9),
+                              "leave-on-server", sqlite3_column_int (stmt, 10) != 0,
+                              "keep-days", (guint) CLAMP (sqlite3_column_int (stmt, 11), 0, 36500),
+                              "delete-when-deleted", sqlite3_column_int (stmt, 12) != 0,
+                              "size-limit", (guint64) MAX (sqlite3_column_int64 (stmt, 13), 0),
+                              "check-interval", (guint) CLAMP (sqlite3_column_int64 (stmt, 14), 0, G_MAXUINT),
                               NULL);
       g_ptr_array_add (accounts, account);
     }
