@@ -1738,6 +1738,53 @@ mailer_store_make_search_query (const char *text)
   return g_string_free (g_steal_pointer (&query), FALSE);
 }
 
+/* POP3 */
+
+/**
+ * mailer_store_list_pop_uidls:
+ *
+ * Returns: (transfer full) (element-type utf8 MailerStorePopUidl): every
+ *   UIDL downloaded for the account
+ */
+GHashTable *
+mailer_store_list_pop_uidls (MailerStore  *self,
+                             gint64        account_id,
+                             GError      **error)
+{
+  g_autoptr(GHashTable) uidls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  sqlite3_stmt *stmt;
+  int rc;
+
+  g_return_val_if_fail (MAILER_IS_STORE (self), NULL);
+
+  stmt = _mailer_store_read_stmt (self,
+                                  "SELECT p.uidl, p.message_id, p.downloaded, p.deleted_locally,"
+                                  "       coalesce (m.body_state = 1, 0)"
+                                  " FROM pop_uidls p LEFT JOIN messages m ON m.id = p.message_id"
+                                  " WHERE p.account_id = ?1",
+                                  error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, account_id);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      MailerStorePopUidl *record = g_new0 (MailerStorePopUidl, 1);
+
+      record->message_id = sqlite3_column_int64 (stmt, 1);
+      record->downloaded = sqlite3_column_int64 (stmt, 2);
+      record->deleted_locally = sqlite3_column_int (stmt, 3) != 0;
+      record->partial = sqlite3_column_int (stmt, 4) != 0;
+      g_hash_table_insert (uidls, g_strdup ((const char *) sqlite3_column_text (stmt, 0)), record);
+    }
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      _mailer_store_set_error (error, _mailer_store_get_read_db (self), rc, "Reading downloaded messages");
+      return NULL;
+    }
+  return g_steal_pointer (&uidls);
+}
+
 /* The journal */
 
 /**

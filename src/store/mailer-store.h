@@ -249,6 +249,27 @@ GArray      *mailer_store_list_thread              (MailerStore          *self,
                                                     GError              **error);
 char        *mailer_store_make_search_query        (const char           *text);
 
+/**
+ * MailerStorePopUidl:
+ * @message_id: the local message, or 0 when it was deleted here
+ * @downloaded: when it was downloaded (unix time)
+ * @deleted_locally: the user deleted it here
+ * @partial: only its start was downloaded (size limit)
+ *
+ * What the store knows of one POP3 message, by UIDL.
+ */
+typedef struct
+{
+  gint64 message_id;
+  gint64 downloaded;
+  gboolean deleted_locally;
+  gboolean partial;
+} MailerStorePopUidl;
+
+GHashTable  *mailer_store_list_pop_uidls           (MailerStore          *self,
+                                                    gint64                account_id,
+                                                    GError              **error);
+
 /* The journal of local changes */
 GPtrArray   *mailer_store_list_journal             (MailerStore          *self,
                                                     gint64                account_id,

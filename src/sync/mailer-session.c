@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include "mailer-pop3-sync.h"
 #include "mailer-secrets.h"
 #include "mailer-session.h"
 
@@ -415,4 +416,99 @@ mailer_session_remove_account_finish (MailerSession  *self,
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* Syncing */
+
+static void
+pop3_done_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerSession *self = g_task_get_source_object (task);
+  MailerAccount *account = g_task_get_task_data (task);
+  MailerPop3SyncResult sync_result = { 0, };
+  GError *error = NULL;
+
+  if (!mailer_pop3_sync_run_finish (MAILER_POP3_SYNC (source), result, &sync_result, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* A first sync creates the inbox: show it. */
+  load_folders (self, account, NULL);
+  g_task_return_int (task, sync_result.n_downloaded);
+}
+
+static void
+password_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerSession *self = g_task_get_source_object (task);
+  MailerAccount *account = g_task_get_task_data (task);
+  g_autoptr(MailerPop3Sync) sync = NULL;
+  GError *error = NULL;
+  char *password;
+
+  password = mailer_secrets_lookup_password_finish (result, &error);
+  if (password == NULL)
+    {
+      if (error == NULL)
+        error = g_error_new (G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                             "No password is stored for %s", mailer_account_get_display_name (account)
+                             ? mailer_account_get_display_name (account) : mailer_account_get_host (account));
+      mailer_account_set_connection_state (account, MAILER_CONNECTION_STATE_ERROR);
+      mailer_account_set_status_message (account, error->message);
+      g_task_return_error (task, error);
+      return;
+    }
+
+  if (mailer_account_get_kind (account) != MAILER_ACCOUNT_KIND_POP3)
+    {
+      mailer_secrets_free_password (password);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                               "Syncing IMAP accounts is not available yet");
+      return;
+    }
+
+  sync = mailer_pop3_sync_new (self->store, account);
+  mailer_pop3_sync_run_async (sync, password, g_task_get_cancellable (task), pop3_done_cb, g_object_ref (task));
+  mailer_secrets_free_password (password);
+}
+
+/**
+ * mailer_session_sync_account_async:
+ *
+ * Checks @account for new mail: downloads it into the store (POP3).  The
+ * password comes from the keyring.  Finish returns how many messages
+ * arrived.
+ */
+void
+mailer_session_sync_account_async (MailerSession       *self,
+                                   MailerAccount       *account,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (MAILER_IS_SESSION (self));
+  g_return_if_fail (MAILER_IS_ACCOUNT (account));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mailer_session_sync_account_async);
+  g_task_set_task_data (task, g_object_ref (account), g_object_unref);
+  mailer_secrets_lookup_password_async (account, cancellable, password_cb, task);
+}
+
+gssize
+mailer_session_sync_account_finish (MailerSession  *self,
+                                    GAsyncResult   *result,
+                                    GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), -1);
+  return g_task_propagate_int (G_TASK (result), error);
 }

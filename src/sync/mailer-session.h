@@ -38,4 +38,13 @@ gboolean       mailer_session_remove_account_finish (MailerSession        *self,
                                                      GAsyncResult         *result,
                                                      GError              **error);
 
+void           mailer_session_sync_account_async    (MailerSession        *self,
+                                                     MailerAccount        *account,
+                                                     GCancellable         *cancellable,
+                                                     GAsyncReadyCallback   callback,
+                                                     gpointer              user_data);
+gssize         mailer_session_sync_account_finish   (MailerSession        *self,
+                                                     GAsyncResult         *result,
+                                                     GError              **error);
+
 G_END_DECLS

@@ -174,7 +174,7 @@ mailer_pop3_parser_next (MailerPop3Parser  *parser,
                                      : "The server sent a reply line longer than allowed");
       if (available > 0 && g_queue_is_empty (&parser->expected) && !parser->in_body)
         return fail (parser, error, MAILER_POP3_ERROR_PROTOCOL,
-                     "The server sent data nobody asked for");
+                     "The server sent a reply nobody asked for");
       return FALSE;
     }
 
