@@ -357,6 +357,42 @@ test_size_limit (Fixture       *fixture,
   g_assert_cmpuint (partial, >, 0);
   g_assert_cmpuint (partial, <, N_MESSAGES);
   g_assert_cmpint (server_count (fixture), ==, partial);
+
+  /* "Download the rest": the whole message replaces its start. */
+  for (guint i = 0; i < N_MESSAGES; i++)
+    {
+      g_autoptr(MailerMessage) message = g_list_model_get_item (G_LIST_MODEL (list), i);
+      g_autoptr(MailerPop3Sync) sync = NULL;
+      g_autoptr(GAsyncResult) result = NULL;
+      g_autoptr(GBytes) raw = NULL;
+      g_autoptr(GBytes) expected = NULL;
+      g_autoptr(GError) error = NULL;
+      GAsyncResult *pending = NULL;
+      guint number = 0;
+
+      if (mailer_message_get_body_state (message) != MAILER_BODY_STATE_PARTIAL)
+        continue;
+      sync = mailer_pop3_sync_new (fixture->store, fixture->account);
+      mailer_pop3_sync_download_rest_async (sync, PASSWORD, mailer_message_get_id (message), NULL,
+                                            mailer_test_store_result_cb, &pending);
+      result = mailer_test_wait_result (&pending, 30);
+      g_assert_true (mailer_pop3_sync_download_rest_finish (sync, result, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (mailer_message_get_body_state (message), ==, MAILER_BODY_STATE_COMPLETE);
+      raw = mailer_store_get_raw (fixture->store, mailer_message_get_id (message), NULL);
+      g_assert_cmpint (sscanf (mailer_message_get_subject (message), "Message %u", &number), ==, 1);
+      expected = make_message (number);
+      g_assert_true (g_bytes_equal (raw, expected));
+      break;
+    }
+
+  /* Now complete, the next run may delete its server copy. */
+  {
+    MailerPop3SyncResult again = sync_ok (fixture);
+
+    g_assert_cmpuint (again.n_deleted, ==, 1);
+    g_assert_cmpint (server_count (fixture), ==, partial - 1);
+  }
 }
 
 static void

@@ -1741,6 +1741,50 @@ mailer_store_make_search_query (const char *text)
 /* POP3 */
 
 /**
+ * mailer_store_get_server_ids:
+ * @folder_id: (out) (optional): the message's folder
+ * @uid: (out) (optional): its IMAP UID, or 0
+ * @uidl: (out) (optional) (transfer full): its POP3 UIDL, or %NULL
+ *
+ * How the server knows a message.
+ */
+gboolean
+mailer_store_get_server_ids (MailerStore  *self,
+                             gint64        message_id,
+                             gint64       *folder_id,
+                             gint64       *uid,
+                             char        **uidl,
+                             GError      **error)
+{
+  sqlite3_stmt *stmt;
+  int rc;
+
+  g_return_val_if_fail (MAILER_IS_STORE (self), FALSE);
+
+  stmt = _mailer_store_read_stmt (self, "SELECT folder_id, uid, uidl FROM messages WHERE id = ?1", error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, message_id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      if (folder_id != NULL)
+        *folder_id = sqlite3_column_int64 (stmt, 0);
+      if (uid != NULL)
+        *uid = sqlite3_column_int64 (stmt, 1);
+      if (uidl != NULL)
+        *uidl = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
+    }
+  else if (rc == SQLITE_DONE)
+    g_set_error (error, MAILER_STORE_ERROR, MAILER_STORE_ERROR_NOT_FOUND,
+                 "The message no longer exists");
+  else
+    _mailer_store_set_error (error, _mailer_store_get_read_db (self), rc, "Reading a message");
+  sqlite3_reset (stmt);
+  return rc == SQLITE_ROW;
+}
+
+/**
  * mailer_store_list_pop_uidls:
  *
  * Returns: (transfer full) (element-type utf8 MailerStorePopUidl): every

@@ -266,6 +266,12 @@ typedef struct
   gboolean partial;
 } MailerStorePopUidl;
 
+gboolean     mailer_store_get_server_ids           (MailerStore          *self,
+                                                    gint64                message_id,
+                                                    gint64               *folder_id,
+                                                    gint64               *uid,
+                                                    char                **uidl,
+                                                    GError              **error);
 GHashTable  *mailer_store_list_pop_uidls           (MailerStore          *self,
                                                     gint64                account_id,
                                                     GError              **error);

@@ -613,3 +613,211 @@ mailer_pop3_sync_run_finish (MailerPop3Sync        *self,
     *out_result = data->result;
   return g_task_propagate_boolean (G_TASK (result), error);
 }
+
+/* Downloading the rest of a message fetched in part */
+
+typedef struct
+{
+  MailerPop3Client *client;
+  char *password;
+  gint64 message_id;
+  char *uidl;
+} RestData;
+
+static void
+rest_data_free (RestData *data)
+{
+  g_clear_object (&data->client);
+  if (data->password != NULL)
+    memset (data->password, 0, strlen (data->password));
+  g_free (data->password);
+  g_free (data->uidl);
+  g_free (data);
+}
+
+static void
+rest_quit_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+
+  /* The message is stored already; a failed goodbye changes nothing. */
+  mailer_pop3_client_quit_finish (MAILER_POP3_CLIENT (source), result, NULL);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+rest_stored_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  RestData *data = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!mailer_store_set_raw_finish (MAILER_STORE (source), result, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  mailer_pop3_client_quit_async (data->client, NULL, rest_quit_cb, g_object_ref (task));
+}
+
+static void
+rest_retrieved_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerPop3Sync *self = g_task_get_source_object (task);
+  RestData *data = g_task_get_task_data (task);
+  g_autoptr(GPtrArray) raws = NULL;
+  GError *error = NULL;
+
+  raws = mailer_pop3_client_retrieve_finish (MAILER_POP3_CLIENT (source), result, &error);
+  if (raws == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  mailer_store_set_raw_async (self->store, data->message_id, g_ptr_array_index (raws, 0),
+                              g_task_get_cancellable (task), rest_stored_cb, g_object_ref (task));
+}
+
+static void
+rest_listed_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  RestData *data = g_task_get_task_data (task);
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(GArray) numbers = g_array_new (FALSE, FALSE, sizeof (guint));
+  GError *error = NULL;
+
+  messages = mailer_pop3_client_list_finish (MAILER_POP3_CLIENT (source), result, &error);
+  if (messages == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  for (guint i = 0; i < messages->len; i++)
+    {
+      MailerPop3Message *message = g_ptr_array_index (messages, i);
+
+      if (g_strcmp0 (message->uidl, data->uidl) == 0)
+        {
+          g_array_append_val (numbers, message->number);
+          break;
+        }
+    }
+  if (numbers->len == 0)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                               "The rest of this message is no longer on the server");
+      mailer_pop3_client_quit_async (data->client, NULL, NULL, NULL);
+      return;
+    }
+  mailer_pop3_client_retrieve_async (data->client, numbers, 0, g_task_get_cancellable (task),
+                                     rest_retrieved_cb, g_object_ref (task));
+}
+
+static void
+rest_logged_in_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  RestData *data = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!mailer_pop3_client_login_finish (MAILER_POP3_CLIENT (source), result, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  mailer_pop3_client_list_async (data->client, g_task_get_cancellable (task), rest_listed_cb, g_object_ref (task));
+}
+
+static void
+rest_connected_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerPop3Sync *self = g_task_get_source_object (task);
+  RestData *data = g_task_get_task_data (task);
+  const char *username = mailer_account_get_username (self->account);
+  GError *error = NULL;
+
+  if (!mailer_pop3_client_connect_finish (MAILER_POP3_CLIENT (source), result, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (username == NULL || username[0] == '\0')
+    username = mailer_account_get_address (self->account);
+  mailer_pop3_client_login_async (data->client, username ? username : "", data->password,
+                                  g_task_get_cancellable (task), rest_logged_in_cb, g_object_ref (task));
+}
+
+/**
+ * mailer_pop3_sync_download_rest_async:
+ * @message_id: a message downloaded in part (over the size limit)
+ *
+ * Downloads the whole of @message_id from the server and stores it in
+ * place of its start.
+ */
+void
+mailer_pop3_sync_download_rest_async (MailerPop3Sync      *self,
+                                      const char          *password,
+                                      gint64               message_id,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(MailerConnection) connection = NULL;
+  RestData *data;
+  GError *error = NULL;
+
+  g_return_if_fail (MAILER_IS_POP3_SYNC (self));
+  g_return_if_fail (password != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mailer_pop3_sync_download_rest_async);
+
+  data = g_new0 (RestData, 1);
+  data->password = g_strdup (password);
+  data->message_id = message_id;
+  g_task_set_task_data (task, data, (GDestroyNotify) rest_data_free);
+
+  if (!mailer_store_get_server_ids (self->store, message_id, NULL, NULL, &data->uidl, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (data->uidl == NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                               "This message was not downloaded from a POP3 server");
+      return;
+    }
+
+  connection = mailer_connection_new (mailer_account_get_host (self->account),
+                                      mailer_account_get_port (self->account),
+                                      mailer_account_get_security (self->account));
+  mailer_connection_set_pinned_certificate (connection, mailer_account_get_pinned_certificate (self->account));
+  data->client = mailer_pop3_client_new (connection);
+  mailer_pop3_client_connect_async (data->client, cancellable, rest_connected_cb, g_object_ref (task));
+}
+
+gboolean
+mailer_pop3_sync_download_rest_finish (MailerPop3Sync  *self,
+                                       GAsyncResult    *result,
+                                       GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

@@ -41,4 +41,14 @@ gboolean        mailer_pop3_sync_run_finish      (MailerPop3Sync        *self,
                                                   MailerPop3SyncResult  *out_result,
                                                   GError               **error);
 
+void            mailer_pop3_sync_download_rest_async  (MailerPop3Sync       *self,
+                                                       const char           *password,
+                                                       gint64                message_id,
+                                                       GCancellable         *cancellable,
+                                                       GAsyncReadyCallback   callback,
+                                                       gpointer              user_data);
+gboolean        mailer_pop3_sync_download_rest_finish (MailerPop3Sync       *self,
+                                                       GAsyncResult         *result,
+                                                       GError              **error);
+
 G_END_DECLS
