@@ -19,6 +19,8 @@ struct _MailerSession
   GListStore *accounts;
   GHashTable *folders;     /* id -> MailerFolder */
   gulong changed_id;
+  GHashTable *running;     /* MailerAccount -> GCancellable of its sync */
+  GHashTable *timers;      /* MailerAccount -> GSource id of its periodic check */
 };
 
 G_DEFINE_FINAL_TYPE (MailerSession, mailer_session, G_TYPE_OBJECT)
@@ -30,6 +32,18 @@ mailer_session_dispose (GObject *object)
 
   if (self->store != NULL)
     g_clear_signal_handler (&self->changed_id, self->store);
+  mailer_session_set_periodic_checks (self, FALSE);
+  if (self->running != NULL)
+    {
+      GHashTableIter iter;
+      gpointer cancellable;
+
+      g_hash_table_iter_init (&iter, self->running);
+      while (g_hash_table_iter_next (&iter, NULL, &cancellable))
+        g_cancellable_cancel (cancellable);
+    }
+  g_clear_pointer (&self->running, g_hash_table_unref);
+  g_clear_pointer (&self->timers, g_hash_table_unref);
   g_clear_object (&self->accounts);
   g_clear_pointer (&self->folders, g_hash_table_unref);
   g_clear_object (&self->store);
@@ -50,6 +64,8 @@ mailer_session_init (MailerSession *self)
 {
   self->accounts = g_list_store_new (MAILER_TYPE_ACCOUNT);
   self->folders = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_object_unref);
+  self->running = g_hash_table_new_full (NULL, NULL, g_object_unref, g_object_unref);
+  self->timers = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
 }
 
 static MailerAccount *
@@ -431,6 +447,7 @@ pop3_done_cb (GObject      *source,
   MailerPop3SyncResult sync_result = { 0, };
   GError *error = NULL;
 
+  g_hash_table_remove (self->running, account);
   if (!mailer_pop3_sync_run_finish (MAILER_POP3_SYNC (source), result, &sync_result, &error))
     {
       g_task_return_error (task, error);
@@ -454,6 +471,8 @@ password_cb (GObject      *source,
   char *password;
 
   password = mailer_secrets_lookup_password_finish (result, &error);
+  if (password == NULL || mailer_account_get_kind (account) != MAILER_ACCOUNT_KIND_POP3)
+    g_hash_table_remove (self->running, account);
   if (password == NULL)
     {
       if (error == NULL)
@@ -475,7 +494,8 @@ password_cb (GObject      *source,
     }
 
   sync = mailer_pop3_sync_new (self->store, account);
-  mailer_pop3_sync_run_async (sync, password, g_task_get_cancellable (task), pop3_done_cb, g_object_ref (task));
+  mailer_pop3_sync_run_async (sync, password, g_hash_table_lookup (self->running, account),
+                              pop3_done_cb, g_object_ref (task));
   mailer_secrets_free_password (password);
 }
 
@@ -501,7 +521,111 @@ mailer_session_sync_account_async (MailerSession       *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mailer_session_sync_account_async);
   g_task_set_task_data (task, g_object_ref (account), g_object_unref);
+
+  /* One run per account at a time: POP3 servers lock the mailbox, and a
+   * second run would only find the first one's work. */
+  if (g_hash_table_contains (self->running, account))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_BUSY,
+                               "Mail is already being checked for this account");
+      g_object_unref (task);
+      return;
+    }
+  g_hash_table_insert (self->running, g_object_ref (account),
+                       cancellable ? g_object_ref (cancellable) : g_cancellable_new ());
   mailer_secrets_lookup_password_async (account, cancellable, password_cb, task);
+}
+
+/**
+ * mailer_session_cancel_sync:
+ *
+ * Stops @account's running check, if any.  Whatever was stored stays.
+ */
+void
+mailer_session_cancel_sync (MailerSession *self,
+                            MailerAccount *account)
+{
+  GCancellable *cancellable;
+
+  g_return_if_fail (MAILER_IS_SESSION (self));
+
+  cancellable = g_hash_table_lookup (self->running, account);
+  if (cancellable != NULL)
+    g_cancellable_cancel (cancellable);
+}
+
+gboolean
+mailer_session_is_syncing (MailerSession *self,
+                           MailerAccount *account)
+{
+  g_return_val_if_fail (MAILER_IS_SESSION (self), FALSE);
+  return g_hash_table_contains (self->running, account);
+}
+
+static void
+periodic_done_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* The account's state and status message already tell the user. */
+  if (mailer_session_sync_account_finish (MAILER_SESSION (source), result, &error) < 0)
+    g_debug ("Periodic check failed: %s", error->message);
+}
+
+static gboolean
+periodic_check_cb (gpointer user_data)
+{
+  MailerAccount *account = user_data;
+  MailerSession *self = g_object_get_data (G_OBJECT (account), "mailer-session");
+
+  if (self != NULL && !g_hash_table_contains (self->running, account) &&
+      mailer_account_get_kind (account) == MAILER_ACCOUNT_KIND_POP3)
+    mailer_session_sync_account_async (self, account, NULL, periodic_done_cb, NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+/**
+ * mailer_session_set_periodic_checks:
+ *
+ * Checks every account for mail on its own interval (its check-interval
+ * property; 0 = never on its own), or stops doing so.
+ */
+void
+mailer_session_set_periodic_checks (MailerSession *self,
+                                    gboolean       enabled)
+{
+  GHashTableIter iter;
+  gpointer account, id;
+  guint n;
+
+  g_return_if_fail (MAILER_IS_SESSION (self));
+
+  if (self->timers == NULL)
+    return;
+  g_hash_table_iter_init (&iter, self->timers);
+  while (g_hash_table_iter_next (&iter, &account, &id))
+    {
+      g_source_remove (GPOINTER_TO_UINT (id));
+      g_object_set_data (account, "mailer-session", NULL);
+    }
+  g_hash_table_remove_all (self->timers);
+  if (!enabled)
+    return;
+
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->accounts));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(MailerAccount) item = g_list_model_get_item (G_LIST_MODEL (self->accounts), i);
+      guint interval = mailer_account_get_check_interval (item);
+
+      if (interval == 0)
+        continue;
+      g_object_set_data (G_OBJECT (item), "mailer-session", self);
+      g_hash_table_insert (self->timers, g_object_ref (item),
+                           GUINT_TO_POINTER (g_timeout_add_seconds (interval, periodic_check_cb, item)));
+    }
 }
 
 gssize

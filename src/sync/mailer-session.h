@@ -47,4 +47,11 @@ gssize         mailer_session_sync_account_finish   (MailerSession        *self,
                                                      GAsyncResult         *result,
                                                      GError              **error);
 
+void           mailer_session_cancel_sync           (MailerSession        *self,
+                                                     MailerAccount        *account);
+gboolean       mailer_session_is_syncing            (MailerSession        *self,
+                                                     MailerAccount        *account);
+void           mailer_session_set_periodic_checks   (MailerSession        *self,
+                                                     gboolean              enabled);
+
 G_END_DECLS
