@@ -688,7 +688,6 @@ insert_message (MailerStore            *self,
 {
   const MailerMimeSummary *summary = message->summary;
   g_autofree char *refs = join_references (summary->references);
-  g_autofree char *addresses = NULL;
   MailerBodyState body_state = MAILER_BODY_STATE_NONE;
   gint64 thread_id = 0;
   gint64 date = summary->date > 0 ? summary->date : message->internal_date;
@@ -701,8 +700,6 @@ insert_message (MailerStore            *self,
                 "  flags, keywords, has_attachment, preview, body_state, modseq)"
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
                 "  ?16, ?17, ?18, ?19, ?20) RETURNING id");
-  STMT_OR_FAIL (fts, self,
-                "INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?1, ?2, ?3, ?4)");
 
   if (message->raw != NULL)
     body_state = message->partial ? MAILER_BODY_STATE_PARTIAL : MAILER_BODY_STATE_COMPLETE;
@@ -739,25 +736,6 @@ insert_message (MailerStore            *self,
   if (!step_done (insert, "Storing a message", error))
     return FALSE;
 
-  {
-    g_autofree char *all = g_strjoin (" ",
-                                      summary->from_name ? summary->from_name : "",
-                                      summary->from_address ? summary->from_address : "",
-                                      summary->to ? summary->to : "",
-                                      summary->cc ? summary->cc : "",
-                                      NULL);
-    g_autofree char *subject = fold_for_search (summary->subject);
-    g_autofree char *body = fold_for_search (summary->body_text);
-
-    addresses = fold_for_search (all);
-    sqlite3_bind_int64 (fts, 1, id);
-    _mailer_store_bind_text (fts, 2, subject);
-    _mailer_store_bind_text (fts, 3, addresses);
-    _mailer_store_bind_text (fts, 4, body);
-    if (!step_done (fts, "Indexing a message", error))
-      return FALSE;
-  }
-
   if (message->raw != NULL)
     {
       STMT_OR_FAIL (body, self, "INSERT INTO bodies (message_id, raw) VALUES (?1, ?2)");
@@ -787,6 +765,35 @@ insert_message (MailerStore            *self,
   return TRUE;
 }
 
+/* Full-text indexing comes after every other write of the transaction:
+ * FTS5 writes its pending terms out as a new index segment at each
+ * statement savepoint, so indexing each message between the other writes
+ * made one tiny segment (and merge work) per message. */
+static gboolean
+index_message (MailerStore              *self,
+               gint64                    id,
+               const MailerMimeSummary  *summary,
+               GError                  **error)
+{
+  STMT_OR_FAIL (fts, self,
+                "INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?1, ?2, ?3, ?4)");
+  g_autofree char *all = g_strjoin (" ",
+                                    summary->from_name ? summary->from_name : "",
+                                    summary->from_address ? summary->from_address : "",
+                                    summary->to ? summary->to : "",
+                                    summary->cc ? summary->cc : "",
+                                    NULL);
+  g_autofree char *subject = fold_for_search (summary->subject);
+  g_autofree char *body = fold_for_search (summary->body_text);
+  g_autofree char *addresses = fold_for_search (all);
+
+  sqlite3_bind_int64 (fts, 1, id);
+  _mailer_store_bind_text (fts, 2, subject);
+  _mailer_store_bind_text (fts, 3, addresses);
+  _mailer_store_bind_text (fts, 4, body);
+  return step_done (fts, "Indexing a message", error);
+}
+
 static gboolean
 add_messages_write (MailerStore  *self,
                     sqlite3      *db,
@@ -794,6 +801,7 @@ add_messages_write (MailerStore  *self,
                     GError      **error)
 {
   AddData *data = g_task_get_task_data (task);
+  g_autoptr(GArray) inserted = g_array_new (FALSE, FALSE, sizeof (guint));
   gint64 account_id = 0;
 
   if (!folder_account (self, data->folder_id, &account_id, error))
@@ -810,9 +818,22 @@ add_messages_write (MailerStore  *self,
 
       if (!find_existing (self, data->folder_id, account_id, message, &known, &id, error))
         return FALSE;
-      if (!known && !insert_message (self, data->folder_id, account_id, message, &id, error))
-        return FALSE;
+      if (!known)
+        {
+          if (!insert_message (self, data->folder_id, account_id, message, &id, error))
+            return FALSE;
+          g_array_append_val (inserted, i);
+        }
       g_array_append_val (data->ids, id);
+    }
+
+  for (guint k = 0; k < inserted->len; k++)
+    {
+      guint i = g_array_index (inserted, guint, k);
+      MailerStoreNewMessage *message = g_ptr_array_index (data->messages, i);
+
+      if (!index_message (self, g_array_index (data->ids, gint64, i), message->summary, error))
+        return FALSE;
     }
 
   add_folder_change (_mailer_store_pending_changes (self), data->folder_id);
@@ -1827,6 +1848,345 @@ mailer_store_list_pop_uidls (MailerStore  *self,
       return NULL;
     }
   return g_steal_pointer (&uidls);
+}
+
+/* IMAP */
+
+/**
+ * mailer_store_get_folder_state:
+ *
+ * What the last sync of an IMAP folder left.
+ */
+gboolean
+mailer_store_get_folder_state (MailerStore             *self,
+                               gint64                   folder_id,
+                               MailerStoreFolderState  *state,
+                               GError                 **error)
+{
+  sqlite3_stmt *stmt;
+  int rc;
+
+  g_return_val_if_fail (MAILER_IS_STORE (self), FALSE);
+
+  stmt = _mailer_store_read_stmt (self,
+                                  "SELECT coalesce (uidvalidity, 0), coalesce (uidnext, 0),"
+                                  "       coalesce (highestmodseq, 0),"
+                                  "       (SELECT coalesce (max (uid), 0) FROM messages WHERE folder_id = ?1)"
+                                  " FROM folders WHERE id = ?1",
+                                  error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, folder_id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      state->uidvalidity = sqlite3_column_int64 (stmt, 0);
+      state->uidnext = sqlite3_column_int64 (stmt, 1);
+      state->highestmodseq = sqlite3_column_int64 (stmt, 2);
+      state->max_uid = sqlite3_column_int64 (stmt, 3);
+    }
+  else if (rc == SQLITE_DONE)
+    g_set_error (error, MAILER_STORE_ERROR, MAILER_STORE_ERROR_NOT_FOUND, "The folder no longer exists");
+  else
+    _mailer_store_set_error (error, _mailer_store_get_read_db (self), rc, "Reading a folder");
+  sqlite3_reset (stmt);
+  return rc == SQLITE_ROW;
+}
+
+/**
+ * mailer_store_list_folder_uids:
+ *
+ * Returns: (transfer full) (element-type guint32): the UIDs stored for the
+ *   folder, ascending
+ */
+GArray *
+mailer_store_list_folder_uids (MailerStore  *self,
+                               gint64        folder_id,
+                               GError      **error)
+{
+  g_autoptr(GArray) uids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  sqlite3_stmt *stmt;
+  int rc;
+
+  g_return_val_if_fail (MAILER_IS_STORE (self), NULL);
+
+  stmt = _mailer_store_read_stmt (self,
+                                  "SELECT uid FROM messages WHERE folder_id = ?1 AND uid IS NOT NULL ORDER BY uid",
+                                  error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, folder_id);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      guint32 uid = sqlite3_column_int64 (stmt, 0);
+
+      g_array_append_val (uids, uid);
+    }
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      _mailer_store_set_error (error, _mailer_store_get_read_db (self), rc, "Reading a folder");
+      return NULL;
+    }
+  return g_steal_pointer (&uids);
+}
+
+typedef struct
+{
+  gint64 folder_id;
+  MailerStoreFolderState state;
+  gboolean reset;
+  GArray *updates;    /* MailerStoreFlagUpdate, keywords owned */
+  GArray *vanished;   /* guint32 */
+} ServerStateData;
+
+static void
+server_state_data_free (ServerStateData *data)
+{
+  if (data->updates != NULL)
+    {
+      for (guint i = 0; i < data->updates->len; i++)
+        g_free (g_array_index (data->updates, MailerStoreFlagUpdate, i).keywords);
+      g_array_unref (data->updates);
+    }
+  g_clear_pointer (&data->vanished, g_array_unref);
+  g_free (data);
+}
+
+/* Flags the user changed here and the server has not heard of yet win
+ * over what the server says, until the journal is replayed. */
+static MailerMessageFlags
+merge_pending_flags (MailerStore         *self,
+                     gint64               message_id,
+                     MailerMessageFlags   server_flags,
+                     GError             **error)
+{
+  sqlite3_stmt *stmt = _mailer_store_write_stmt (self,
+                                                 "SELECT add_flags, remove_flags FROM journal"
+                                                 " WHERE message_id = ?1 AND op = 'flags' ORDER BY id",
+                                                 error);
+  MailerMessageFlags flags = server_flags;
+
+  if (stmt == NULL)
+    return server_flags;
+  sqlite3_bind_int64 (stmt, 1, message_id);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    flags = (flags | sqlite3_column_int (stmt, 0)) & ~sqlite3_column_int (stmt, 1);
+  sqlite3_reset (stmt);
+  return flags;
+}
+
+static gboolean
+apply_server_state_write (MailerStore  *self,
+                          sqlite3      *db,
+                          GTask        *task,
+                          GError      **error)
+{
+  ServerStateData *data = g_task_get_task_data (task);
+  MailerStoreChanges *changes = _mailer_store_pending_changes (self);
+  int rc;
+
+  if (data->reset)
+    {
+      /* The mailbox was recreated: UIDs mean other messages now.  What
+       * is cached goes, and so do changes queued against the old UIDs. */
+      STMT_OR_FAIL (rows, self, "DELETE FROM messages WHERE folder_id = ?1 RETURNING id, date");
+      STMT_OR_FAIL (journal, self, "DELETE FROM journal WHERE folder_id = ?1");
+
+      sqlite3_bind_int64 (rows, 1, data->folder_id);
+      while ((rc = sqlite3_step (rows)) == SQLITE_ROW)
+        add_row_change (changes->removed, sqlite3_column_int64 (rows, 0), data->folder_id,
+                        sqlite3_column_int64 (rows, 1));
+      sqlite3_reset (rows);
+      if (rc != SQLITE_DONE)
+        {
+          _mailer_store_set_error (error, db, rc, "Clearing a folder");
+          return FALSE;
+        }
+      sqlite3_bind_int64 (journal, 1, data->folder_id);
+      if (!step_done (journal, "Clearing a folder", error))
+        return FALSE;
+    }
+
+  if (data->vanished != NULL)
+    {
+      STMT_OR_FAIL (stmt, self,
+                    "DELETE FROM messages WHERE folder_id = ?1 AND uid = ?2 RETURNING id, date");
+
+      for (guint i = 0; i < data->vanished->len; i++)
+        {
+          sqlite3_bind_int64 (stmt, 1, data->folder_id);
+          sqlite3_bind_int64 (stmt, 2, g_array_index (data->vanished, guint32, i));
+          while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+            add_row_change (changes->removed, sqlite3_column_int64 (stmt, 0), data->folder_id,
+                            sqlite3_column_int64 (stmt, 1));
+          sqlite3_reset (stmt);
+          if (rc != SQLITE_DONE)
+            {
+              _mailer_store_set_error (error, db, rc, "Removing a message");
+              return FALSE;
+            }
+        }
+    }
+
+  if (data->updates != NULL)
+    {
+      STMT_OR_FAIL (find, self, "SELECT id FROM messages WHERE folder_id = ?1 AND uid = ?2");
+      STMT_OR_FAIL (update, self,
+                    "UPDATE messages SET flags = ?2, keywords = coalesce (?3, keywords),"
+                    "                    modseq = coalesce (?4, modseq)"
+                    " WHERE id = ?1 AND (flags != ?2 OR keywords != coalesce (?3, keywords))"
+                    " RETURNING date");
+
+      for (guint i = 0; i < data->updates->len; i++)
+        {
+          MailerStoreFlagUpdate *u = &g_array_index (data->updates, MailerStoreFlagUpdate, i);
+          gint64 id;
+
+          sqlite3_bind_int64 (find, 1, data->folder_id);
+          sqlite3_bind_int64 (find, 2, u->uid);
+          rc = sqlite3_step (find);
+          id = rc == SQLITE_ROW ? sqlite3_column_int64 (find, 0) : 0;
+          sqlite3_reset (find);
+          if (id == 0)
+            continue;
+
+          sqlite3_bind_int64 (update, 1, id);
+          sqlite3_bind_int (update, 2, merge_pending_flags (self, id, u->flags, error));
+          _mailer_store_bind_text (update, 3, u->keywords);
+          if (u->modseq > 0)
+            sqlite3_bind_int64 (update, 4, MIN (u->modseq, (guint64) G_MAXINT64));
+          rc = sqlite3_step (update);
+          if (rc == SQLITE_ROW)
+            add_row_change (changes->updated, id, data->folder_id, sqlite3_column_int64 (update, 0));
+          if (!step_done (update, "Updating message flags", error))
+            return FALSE;
+        }
+    }
+
+  {
+    STMT_OR_FAIL (stmt, self,
+                  "UPDATE folders SET uidvalidity = ?2, uidnext = ?3, highestmodseq = ?4 WHERE id = ?1");
+
+    sqlite3_bind_int64 (stmt, 1, data->folder_id);
+    sqlite3_bind_int64 (stmt, 2, data->state.uidvalidity);
+    sqlite3_bind_int64 (stmt, 3, data->state.uidnext);
+    if (data->state.highestmodseq > 0)
+      sqlite3_bind_int64 (stmt, 4, MIN (data->state.highestmodseq, (guint64) G_MAXINT64));
+    if (!step_done (stmt, "Saving the folder's state", error))
+      return FALSE;
+  }
+
+  add_folder_change (changes, data->folder_id);
+  return TRUE;
+}
+
+/**
+ * mailer_store_apply_server_state_async:
+ * @state: the folder's state on the server, saved in the same transaction
+ * @reset: the UIDVALIDITY changed: drop everything cached for the folder
+ *   (and its pending changes) first
+ * @flag_updates: (element-type MailerStoreFlagUpdate) (nullable): flags the
+ *   server reported; the store takes ownership of the keywords strings
+ * @vanished: (element-type guint32) (nullable): UIDs expunged on the server
+ *
+ * Applies what an IMAP resync learned, in one transaction.  Flag changes
+ * still waiting in the journal are kept on top of the server's flags.
+ */
+void
+mailer_store_apply_server_state_async (MailerStore                  *self,
+                                       gint64                        folder_id,
+                                       const MailerStoreFolderState *state,
+                                       gboolean                      reset,
+                                       GArray                       *flag_updates,
+                                       GArray                       *vanished,
+                                       GCancellable                 *cancellable,
+                                       GAsyncReadyCallback           callback,
+                                       gpointer                      user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  ServerStateData *data;
+
+  g_return_if_fail (MAILER_IS_STORE (self));
+  g_return_if_fail (state != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mailer_store_apply_server_state_async);
+
+  data = g_new0 (ServerStateData, 1);
+  data->folder_id = folder_id;
+  data->state = *state;
+  data->reset = reset;
+  data->updates = flag_updates ? g_array_ref (flag_updates) : NULL;
+  data->vanished = vanished ? g_array_ref (vanished) : NULL;
+  g_task_set_task_data (task, data, (GDestroyNotify) server_state_data_free);
+  _mailer_store_queue_write (self, task, apply_server_state_write);
+}
+
+gboolean
+mailer_store_apply_server_state_finish (MailerStore   *self,
+                                        GAsyncResult  *result,
+                                        GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+typedef struct
+{
+  gint64 message_id;
+  guint32 uid;
+} UidData;
+
+static gboolean
+set_message_uid_write (MailerStore  *self,
+                       sqlite3      *db,
+                       GTask        *task,
+                       GError      **error)
+{
+  UidData *data = g_task_get_task_data (task);
+  STMT_OR_FAIL (stmt, self, "UPDATE messages SET uid = ?2 WHERE id = ?1");
+
+  sqlite3_bind_int64 (stmt, 1, data->message_id);
+  sqlite3_bind_int64 (stmt, 2, data->uid);
+  return step_done (stmt, "Saving a message's server id", error);
+}
+
+/**
+ * mailer_store_set_message_uid_async:
+ *
+ * Records the UID the server gave a message moved or appended here
+ * (UIDPLUS COPYUID / APPENDUID).
+ */
+void
+mailer_store_set_message_uid_async (MailerStore         *self,
+                                    gint64               message_id,
+                                    guint32              uid,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  UidData *data;
+
+  g_return_if_fail (MAILER_IS_STORE (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mailer_store_set_message_uid_async);
+  data = g_new0 (UidData, 1);
+  data->message_id = message_id;
+  data->uid = uid;
+  g_task_set_task_data (task, data, g_free);
+  _mailer_store_queue_write (self, task, set_message_uid_write);
+}
+
+gboolean
+mailer_store_set_message_uid_finish (MailerStore   *self,
+                                     GAsyncResult  *result,
+                                     GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /* The journal */

@@ -276,6 +276,67 @@ GHashTable  *mailer_store_list_pop_uidls           (MailerStore          *self,
                                                     gint64                account_id,
                                                     GError              **error);
 
+/* IMAP */
+
+/**
+ * MailerStoreFolderState:
+ * @uidvalidity: the mailbox's UIDVALIDITY, 0 when never synced
+ * @uidnext: its UIDNEXT
+ * @highestmodseq: its HIGHESTMODSEQ (CONDSTORE), 0 when unknown
+ * @max_uid: the highest UID stored here (not saved: computed)
+ */
+typedef struct
+{
+  guint32 uidvalidity;
+  guint32 uidnext;
+  guint64 highestmodseq;
+  guint32 max_uid;
+} MailerStoreFolderState;
+
+/**
+ * MailerStoreFlagUpdate:
+ * @uid: the message
+ * @flags: its flags on the server, all of them
+ * @keywords: its keywords (space-separated), or %NULL
+ * @modseq: its MODSEQ, or 0
+ */
+typedef struct
+{
+  guint32 uid;
+  MailerMessageFlags flags;
+  char *keywords;
+  guint64 modseq;
+} MailerStoreFlagUpdate;
+
+gboolean     mailer_store_get_folder_state         (MailerStore            *self,
+                                                    gint64                  folder_id,
+                                                    MailerStoreFolderState *state,
+                                                    GError                **error);
+GArray      *mailer_store_list_folder_uids         (MailerStore            *self,
+                                                    gint64                  folder_id,
+                                                    GError                **error);
+void         mailer_store_apply_server_state_async (MailerStore            *self,
+                                                    gint64                  folder_id,
+                                                    const MailerStoreFolderState *state,
+                                                    gboolean                reset,
+                                                    GArray                 *flag_updates,
+                                                    GArray                 *vanished,
+                                                    GCancellable           *cancellable,
+                                                    GAsyncReadyCallback     callback,
+                                                    gpointer                user_data);
+gboolean     mailer_store_apply_server_state_finish (MailerStore           *self,
+                                                    GAsyncResult           *result,
+                                                    GError                **error);
+void         mailer_store_set_message_uid_async    (MailerStore            *self,
+                                                    gint64                  message_id,
+                                                    guint32                 uid,
+                                                    GCancellable           *cancellable,
+                                                    GAsyncReadyCallback     callback,
+                                                    gpointer                user_data);
+gboolean     mailer_store_set_message_uid_finish   (MailerStore            *self,
+                                                    GAsyncResult           *result,
+                                                    GError                **error);
+
 /* The journal of local changes */
 GPtrArray   *mailer_store_list_journal             (MailerStore          *self,
                                                     gint64                account_id,
