@@ -282,6 +282,41 @@ test_imaps_unpinned_refused (Fixture       *fixture,
   check_refused (fixture, NULL);
 }
 
+/* A TLS session resumed in the same process must not carry one
+ * connection's trust over to another with a different pin. */
+static void
+test_imaps_resumed_session_checked (Fixture       *fixture,
+                                    gconstpointer  data)
+{
+  g_autofree char *wrong = g_strdup (fixture->pin);
+
+  for (int round = 0; round < 2; round++)
+    {
+      g_autoptr(MailerConnection) trusted = NULL;
+      g_autoptr(GError) error = NULL;
+
+      trusted = new_connection (fixture, MAILER_TEST_DOVECOT_IMAPS, MAILER_SECURITY_TLS, fixture->pin);
+      g_assert_true (do_connect (trusted, &error));
+      g_assert_no_error (error);
+      g_free (read_line (trusted));
+      send_line (trusted, "a1 LOGOUT");
+      g_free (read_line (trusted));
+      g_free (read_line (trusted));
+      {
+        g_autoptr(GAsyncResult) result = NULL;
+        GAsyncResult *pending = NULL;
+
+        /* A clean close, as a finished session ends. */
+        mailer_connection_close_async (trusted, NULL, mailer_test_store_result_cb, &pending);
+        result = mailer_test_wait_result (&pending, 20);
+        g_assert_true (mailer_connection_close_finish (trusted, result, NULL));
+      }
+    }
+  wrong[0] = wrong[0] == '0' ? '1' : '0';
+  check_refused (fixture, wrong);
+  check_refused (fixture, NULL);
+}
+
 static void
 test_imaps_wrong_pin_refused (Fixture       *fixture,
                               gconstpointer  data)
@@ -354,6 +389,7 @@ main (int   argc,
   ADD ("/login/imaps/wrong-password", test_imaps_wrong_password);
   ADD ("/login/imaps/unpinned-refused", test_imaps_unpinned_refused);
   ADD ("/login/imaps/wrong-pin-refused", test_imaps_wrong_pin_refused);
+  ADD ("/login/imaps/resumed-session-checked", test_imaps_resumed_session_checked);
   ADD ("/login/pop3s/pinned", test_pop3s_pinned);
   ADD ("/login/pop3s/unpinned-refused", test_pop3s_unpinned_refused);
 

@@ -427,6 +427,40 @@ test_wrong_password (Fixture       *fixture,
   g_assert_cmpuint (local_count (fixture), ==, 0);
 }
 
+/* After one account connected with its pin, another account on the same
+ * server with a wrong pin is still refused, even though the TLS library
+ * could resume the first one's session. */
+static void
+test_other_pin_refused (Fixture       *fixture,
+                        gconstpointer  user_data)
+{
+  g_autoptr(MailerAccount) other = mailer_account_new (MAILER_ACCOUNT_KIND_POP3);
+  g_autoptr(MailerPop3Sync) sync = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *wrong = g_strdup (mailer_account_get_pinned_certificate (fixture->account));
+  GAsyncResult *pending = NULL;
+
+  sync_ok (fixture);
+
+  wrong[0] = wrong[0] == '0' ? '1' : '0';
+  mailer_account_set_host (other, "127.0.0.1");
+  mailer_account_set_port (other, mailer_account_get_port (fixture->account));
+  mailer_account_set_security (other, MAILER_SECURITY_TLS);
+  mailer_account_set_username (other, USER);
+  mailer_account_set_pinned_certificate (other, wrong);
+  mailer_store_save_account_async (fixture->store, other, NULL, mailer_test_store_result_cb, &pending);
+  result = mailer_test_wait_result (&pending, 10);
+  g_assert_true (mailer_store_save_account_finish (fixture->store, result, &error));
+  g_clear_object (&result);
+
+  sync = mailer_pop3_sync_new (fixture->store, other);
+  mailer_pop3_sync_run_async (sync, PASSWORD, NULL, mailer_test_store_result_cb, &pending);
+  result = mailer_test_wait_result (&pending, 60);
+  g_assert_false (mailer_pop3_sync_run_finish (sync, result, NULL, &error));
+  g_assert_error (error, MAILER_CONNECTION_ERROR, MAILER_CONNECTION_ERROR_CERTIFICATE_UNTRUSTED);
+}
+
 static void
 test_offline (Fixture       *fixture,
               gconstpointer  user_data)
@@ -471,6 +505,7 @@ main (int   argc,
   ADD ("size-limit", test_size_limit);
   ADD ("starttls-sequential", test_starttls_and_sequential);
   ADD ("wrong-password", test_wrong_password);
+  ADD ("other-pin-refused", test_other_pin_refused);
   ADD ("offline", test_offline);
 #undef ADD
 

@@ -359,6 +359,19 @@ set_stream (MailerConnection *self,
 /* TLS */
 
 static gboolean
+certificate_matches_pin (MailerConnection *self,
+                         GTlsCertificate  *certificate)
+{
+  MailerConnectionPrivate *priv = mailer_connection_get_instance_private (self);
+  g_autofree char *digest = NULL;
+
+  if (priv->pinned_sha256 == NULL)
+    return FALSE;
+  digest = mailer_certificate_get_sha256 (certificate);
+  return digest != NULL && g_str_equal (digest, priv->pinned_sha256);
+}
+
+static gboolean
 accept_certificate_cb (GTlsConnection       *tls,
                        GTlsCertificate      *certificate,
                        GTlsCertificateFlags  errors,
@@ -366,16 +379,10 @@ accept_certificate_cb (GTlsConnection       *tls,
 {
   MailerConnection *self = user_data;
   MailerConnectionPrivate *priv = mailer_connection_get_instance_private (self);
-  g_autofree char *digest = NULL;
 
   g_set_object (&priv->peer_certificate, certificate);
   priv->peer_errors = errors;
-
-  if (priv->pinned_sha256 == NULL)
-    return FALSE;
-
-  digest = mailer_certificate_get_sha256 (certificate);
-  return digest != NULL && g_str_equal (digest, priv->pinned_sha256);
+  return certificate_matches_pin (self, certificate);
 }
 
 static char *
@@ -425,11 +432,27 @@ handshake_cb (GObject      *source,
 
   if (priv->peer_certificate == NULL)
     {
-      /* Trusted by the system: the callback above never ran. */
+      /* The callback above never ran: the system trusts the certificate,
+       * or the TLS library resumed a session that an earlier connection in
+       * this process accepted (maybe through another account's pin).  Only
+       * the first may pass without our own check. */
       priv->peer_certificate = g_tls_connection_get_peer_certificate (G_TLS_CONNECTION (source));
       if (priv->peer_certificate != NULL)
         g_object_ref (priv->peer_certificate);
-      priv->peer_errors = 0;
+      priv->peer_errors = g_tls_connection_get_peer_certificate_errors (G_TLS_CONNECTION (source));
+
+      if (priv->peer_certificate == NULL ||
+          (priv->peer_errors != 0 && !certificate_matches_pin (self, priv->peer_certificate)))
+        {
+          g_autofree char *why = describe_certificate_errors (priv->peer_errors);
+
+          g_io_stream_close_async (G_IO_STREAM (source), G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+          g_task_return_new_error (task, MAILER_CONNECTION_ERROR,
+                                   MAILER_CONNECTION_ERROR_CERTIFICATE_UNTRUSTED,
+                                   "The certificate for %s is not trusted: %s",
+                                   priv->host, why);
+          return;
+        }
     }
 
   set_stream (self, G_IO_STREAM (source));
