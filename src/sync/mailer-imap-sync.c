@@ -1,0 +1,2189 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * MailerImapSync: keeps the store's copy of an IMAP account in step with
+ * the server, both ways.
+ *
+ * A run: log in; list the folders (SPECIAL-USE gives their roles); replay
+ * the journal of local changes in order, each entry removed only once the
+ * server confirmed it; then, per folder (inbox first), resync: with QRESYNC
+ * the SELECT itself returns only what changed since the last run (flags
+ * and VANISHED UIDs), with CONDSTORE a CHANGEDSINCE fetch does, otherwise
+ * all flags are compared; a changed UIDVALIDITY drops the folder's cache.
+ * New messages are fetched newest first in windows of summaries, each
+ * window committed while the next downloads, so the list fills as it goes.
+ *
+ * Push: after a run the connection stays in IDLE on the inbox; anything the
+ * server reports ends IDLE, the inbox is resynced, and IDLE resumes.  A
+ * local change "kicks" the loop so the journal is replayed at once.
+ */
+#include "config.h"
+
+#include <gmime/gmime.h>
+#include <string.h>
+
+#include "mailer-imap-client.h"
+#include "mailer-imap-sync.h"
+
+/* Summaries per UID FETCH. */
+#define WINDOW 250
+/* Servers drop IDLE after 30 minutes (RFC 2177); renew before. */
+#define IDLE_RENEW_SECONDS (25 * 60)
+#define SUMMARY_ITEMS \
+  "(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (REFERENCES)])"
+
+struct _MailerImapSync
+{
+  GObject parent_instance;
+
+  MailerStore *store;
+  MailerAccount *account;
+  char *password;
+  MailerImapClient *client;
+  char *selected;               /* the selected mailbox, or NULL */
+
+  gboolean running;
+  gboolean push;
+  gboolean idling;
+  gboolean wanted;              /* something happened during a run: run again */
+  guint renew_id;
+  guint retry_id;
+  guint retry_delay;
+  GCancellable *push_cancellable;
+};
+
+G_DEFINE_FINAL_TYPE (MailerImapSync, mailer_imap_sync, G_TYPE_OBJECT)
+
+static void push_idle (MailerImapSync *self);
+
+static void
+mailer_imap_sync_dispose (GObject *object)
+{
+  MailerImapSync *self = (MailerImapSync *)object;
+
+  mailer_imap_sync_stop_push (self);
+  if (self->client != NULL)
+    mailer_imap_client_disconnect (self->client);
+  g_clear_object (&self->client);
+
+  G_OBJECT_CLASS (mailer_imap_sync_parent_class)->dispose (object);
+}
+
+static void
+mailer_imap_sync_finalize (GObject *object)
+{
+  MailerImapSync *self = (MailerImapSync *)object;
+
+  g_clear_object (&self->store);
+  g_clear_object (&self->account);
+  if (self->password != NULL)
+    memset (self->password, 0, strlen (self->password));
+  g_clear_pointer (&self->password, g_free);
+  g_clear_pointer (&self->selected, g_free);
+
+  G_OBJECT_CLASS (mailer_imap_sync_parent_class)->finalize (object);
+}
+
+static void
+mailer_imap_sync_class_init (MailerImapSyncClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = mailer_imap_sync_dispose;
+  object_class->finalize = mailer_imap_sync_finalize;
+}
+
+static void
+mailer_imap_sync_init (MailerImapSync *self)
+{
+  self->retry_delay = 5;
+}
+
+MailerImapSync *
+mailer_imap_sync_new (MailerStore   *store,
+                      MailerAccount *account,
+                      const char    *password)
+{
+  MailerImapSync *self;
+
+  g_return_val_if_fail (MAILER_IS_STORE (store), NULL);
+  g_return_val_if_fail (MAILER_IS_ACCOUNT (account), NULL);
+  g_return_val_if_fail (password != NULL, NULL);
+
+  self = g_object_new (MAILER_TYPE_IMAP_SYNC, NULL);
+  self->store = g_object_ref (store);
+  self->account = g_object_ref (account);
+  self->password = g_strdup (password);
+  return self;
+}
+
+/* Converting what the server says */
+
+static MailerMessageFlags
+flags_from_strv (GStrv   flags,
+                 char  **keywords)
+{
+  static const struct { const char *name; MailerMessageFlags flag; } system[] = {
+    { "\\Seen", MAILER_MESSAGE_FLAG_SEEN },
+    { "\\Answered", MAILER_MESSAGE_FLAG_ANSWERED },
+    { "\\Flagged", MAILER_MESSAGE_FLAG_FLAGGED },
+    { "\\Deleted", MAILER_MESSAGE_FLAG_DELETED },
+    { "\\Draft", MAILER_MESSAGE_FLAG_DRAFT },
+  };
+  g_autoptr(GString) words = g_string_new (NULL);
+  MailerMessageFlags result = 0;
+
+  for (guint i = 0; flags != NULL && flags[i] != NULL; i++)
+    {
+      gboolean known = FALSE;
+
+      for (guint j = 0; j < G_N_ELEMENTS (system); j++)
+        if (g_ascii_strcasecmp (flags[i], system[j].name) == 0)
+          {
+            result |= system[j].flag;
+            known = TRUE;
+          }
+      if (!known && flags[i][0] != '\\')
+        {
+          if (words->len > 0)
+            g_string_append_c (words, ' ');
+          g_string_append (words, flags[i]);
+        }
+    }
+  if (keywords != NULL)
+    *keywords = g_string_free (g_steal_pointer (&words), FALSE);
+  return result;
+}
+
+static char *
+flags_to_list (MailerMessageFlags flags)
+{
+  GString *s = g_string_new ("(");
+
+  if (flags & MAILER_MESSAGE_FLAG_SEEN)
+    g_string_append (s, "\\Seen ");
+  if (flags & MAILER_MESSAGE_FLAG_ANSWERED)
+    g_string_append (s, "\\Answered ");
+  if (flags & MAILER_MESSAGE_FLAG_FLAGGED)
+    g_string_append (s, "\\Flagged ");
+  if (flags & MAILER_MESSAGE_FLAG_DELETED)
+    g_string_append (s, "\\Deleted ");
+  if (flags & MAILER_MESSAGE_FLAG_DRAFT)
+    g_string_append (s, "\\Draft ");
+  if (s->str[s->len - 1] == ' ')
+    g_string_truncate (s, s->len - 1);
+  g_string_append_c (s, ')');
+  return g_string_free (s, FALSE);
+}
+
+static char *
+decode_header_text (const char *raw)
+{
+  g_autofree char *decoded = NULL;
+
+  if (raw == NULL)
+    return NULL;
+  decoded = g_mime_utils_header_decode_text (NULL, raw);
+  return g_utf8_make_valid (decoded ? decoded : raw, -1);
+}
+
+static char *
+strip_angles (const char *id)
+{
+  g_autofree char *copy = NULL;
+  gsize len;
+
+  if (id == NULL)
+    return NULL;
+  copy = g_strstrip (g_strdup (id));
+  len = strlen (copy);
+  if (len >= 2 && copy[0] == '<' && copy[len - 1] == '>')
+    return g_utf8_make_valid (copy + 1, len - 2);
+  return len > 0 ? g_utf8_make_valid (copy, -1) : NULL;
+}
+
+/* The addresses of an ENVELOPE address list, "Name <a@b>, ..." */
+static char *
+format_addresses (const MailerImapValue *value,
+                  char                 **first_name,
+                  char                 **first_address)
+{
+  GPtrArray *list = mailer_imap_value_get_list (value);
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  for (guint i = 0; list != NULL && i < list->len; i++)
+    {
+      GPtrArray *address = mailer_imap_value_get_list (list->pdata[i]);
+      const char *mailbox, *host;
+      g_autofree char *name = NULL;
+      g_autofree char *spec = NULL;
+
+      if (address == NULL || address->len < 4)
+        continue;
+      mailbox = mailer_imap_value_get_string (address->pdata[2], NULL);
+      host = mailer_imap_value_get_string (address->pdata[3], NULL);
+      if (mailbox == NULL || host == NULL)
+        continue;   /* group start or end */
+      name = decode_header_text (mailer_imap_value_get_string (address->pdata[0], NULL));
+      spec = g_utf8_make_valid (g_strconcat (mailbox, "@", host, NULL), -1);
+
+      if (first_address != NULL && *first_address == NULL)
+        {
+          *first_address = g_strdup (spec);
+          *first_name = name && name[0] ? g_strdup (name) : NULL;
+        }
+      if (out->len > 0)
+        g_string_append (out, ", ");
+      if (name != NULL && name[0] != '\0')
+        g_string_append_printf (out, "%s <%s>", name, spec);
+      else
+        g_string_append (out, spec);
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+static gboolean
+part_is_attachment (GPtrArray *part)
+{
+  const char *type = mailer_imap_value_get_string (part->pdata[0], NULL);
+  gboolean text = type && g_ascii_strcasecmp (type, "TEXT") == 0;
+  gboolean message = type && g_ascii_strcasecmp (type, "MESSAGE") == 0;
+  guint dsp_index = text ? 9 : message ? 11 : 8;
+  GPtrArray *params = part->len > 2 ? mailer_imap_value_get_list (part->pdata[2]) : NULL;
+
+  if (part->len > dsp_index)
+    {
+      GPtrArray *dsp = mailer_imap_value_get_list (part->pdata[dsp_index]);
+
+      if (dsp != NULL && dsp->len >= 1)
+        {
+          const char *kind = mailer_imap_value_get_string (dsp->pdata[0], NULL);
+
+          if (kind != NULL && g_ascii_strcasecmp (kind, "attachment") == 0)
+            return TRUE;
+          if (kind != NULL && g_ascii_strcasecmp (kind, "inline") == 0)
+            return FALSE;
+        }
+    }
+  if (type != NULL && (g_ascii_strcasecmp (type, "APPLICATION") == 0 ||
+                       g_ascii_strcasecmp (type, "AUDIO") == 0 ||
+                       g_ascii_strcasecmp (type, "VIDEO") == 0))
+    return TRUE;
+  /* A named part that is not text is a file. */
+  for (guint i = 0; !text && params != NULL && i + 1 < params->len; i += 2)
+    if (g_ascii_strcasecmp (mailer_imap_value_get_string (params->pdata[i], NULL) ?: "", "NAME") == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+has_attachment (const MailerImapValue *body,
+                guint                  depth)
+{
+  GPtrArray *list = mailer_imap_value_get_list (body);
+
+  if (list == NULL || list->len == 0 || depth > 32)
+    return FALSE;
+  if (mailer_imap_value_get_list (list->pdata[0]) != NULL)
+    {
+      /* multipart: parts, then the subtype */
+      for (guint i = 0; i < list->len && mailer_imap_value_get_list (list->pdata[i]) != NULL; i++)
+        if (has_attachment (list->pdata[i], depth + 1))
+          return TRUE;
+      return FALSE;
+    }
+  return part_is_attachment (list);
+}
+
+static GStrv
+parse_references (GBytes *header)
+{
+  GStrvBuilder *builder = g_strv_builder_new ();
+  g_autofree char *text = NULL;
+  const char *p;
+  GStrv result;
+
+  if (header != NULL)
+    {
+      text = g_strndup (g_bytes_get_data (header, NULL), g_bytes_get_size (header));
+      p = strchr (text, ':');
+      while (p != NULL && (p = strchr (p, '<')) != NULL)
+        {
+          const char *end = strchr (p, '>');
+          g_autofree char *id = NULL;
+
+          if (end == NULL)
+            break;
+          id = g_utf8_make_valid (p + 1, end - p - 1);
+          if (id[0] != '\0' && strpbrk (id, " \t\r\n<") == NULL)
+            g_strv_builder_add (builder, id);
+          p = end + 1;
+        }
+    }
+  result = g_strv_builder_end (builder);
+  g_strv_builder_unref (builder);
+  return result;
+}
+
+static MailerStoreNewMessage *
+new_message_from_fetch (MailerImapFetch *fetch)
+{
+  MailerStoreNewMessage *message = mailer_store_new_message_new ();
+  MailerMimeSummary *summary = g_new0 (MailerMimeSummary, 1);
+  GPtrArray *envelope = mailer_imap_value_get_list (fetch->envelope);
+
+  message->uid = fetch->uid;
+  message->flags = flags_from_strv (fetch->flags, &message->keywords);
+  message->internal_date = fetch->internal_date;
+  message->size = MAX (fetch->size, 0);
+  message->modseq = MIN (fetch->modseq, (guint64) G_MAXINT64);
+
+  summary->attachments = g_ptr_array_new_with_free_func ((GDestroyNotify) mailer_mime_attachment_free);
+  summary->references = parse_references (fetch->sections
+                                          ? g_hash_table_lookup (fetch->sections, "HEADER.FIELDS (REFERENCES)")
+                                          : NULL);
+  if (envelope != NULL && envelope->len >= 10)
+    {
+      const char *date = mailer_imap_value_get_string (envelope->pdata[0], NULL);
+      g_autofree char *subject = decode_header_text (mailer_imap_value_get_string (envelope->pdata[1], NULL));
+
+      if (date != NULL)
+        {
+          g_autoptr(GDateTime) dt = g_mime_utils_header_decode_date (date);
+
+          summary->date = dt ? g_date_time_to_unix (dt) : 0;
+        }
+      summary->subject = subject ? g_strdup (g_strstrip (subject)) : g_strdup ("");
+      g_free (format_addresses (envelope->pdata[2], &summary->from_name, &summary->from_address));
+      summary->to = format_addresses (envelope->pdata[5], NULL, NULL);
+      summary->cc = format_addresses (envelope->pdata[6], NULL, NULL);
+      summary->in_reply_to = strip_angles (mailer_imap_value_get_string (envelope->pdata[8], NULL));
+      summary->message_id = strip_angles (mailer_imap_value_get_string (envelope->pdata[9], NULL));
+    }
+  else
+    {
+      summary->subject = g_strdup ("");
+      summary->to = g_strdup ("");
+      summary->cc = g_strdup ("");
+    }
+  /* Only the first In-Reply-To id counts. */
+  if (summary->in_reply_to != NULL && strchr (summary->in_reply_to, '>') != NULL)
+    {
+      char *cut = strchr (summary->in_reply_to, '>');
+
+      *cut = '\0';
+    }
+  summary->has_attachment = has_attachment (fetch->bodystructure, 0);
+  summary->preview = g_strdup ("");
+  summary->body_text = g_strdup ("");
+  message->summary = summary;
+  return message;
+}
+
+static gboolean
+uid_set_from_value (const MailerImapValue *value,
+                    GArray                *uids)
+{
+  guint64 number;
+  const char *atom;
+  g_autoptr(GArray) ranges = NULL;
+
+  if (mailer_imap_value_get_number (value, &number))
+    {
+      guint32 uid = number;
+
+      if (number == 0 || number > G_MAXUINT32)
+        return FALSE;
+      g_array_append_val (uids, uid);
+      return TRUE;
+    }
+  atom = mailer_imap_value_get_atom (value);
+  if (atom == NULL)
+    return FALSE;
+  ranges = mailer_imap_parse_sequence_set (atom, G_MAXUINT32, NULL);
+  if (ranges == NULL)
+    return FALSE;
+  for (guint i = 0; i < ranges->len; i += 2)
+    {
+      guint32 first = g_array_index (ranges, guint32, i);
+      guint32 last = g_array_index (ranges, guint32, i + 1);
+
+      /* A range up to "*" (or absurdly long) is not a list of UIDs. */
+      if (last - first > 10000000)
+        return FALSE;
+      for (guint64 uid = first; uid <= last; uid++)
+        {
+          guint32 u = uid;
+
+          g_array_append_val (uids, u);
+        }
+    }
+  return TRUE;
+}
+
+/* Run state */
+
+typedef struct
+{
+  gint64 id;
+  char *path;
+  MailerFolderRole role;
+  gboolean selectable;
+} FolderInfo;
+
+static void
+folder_info_free (FolderInfo *info)
+{
+  g_free (info->path);
+  g_free (info);
+}
+
+typedef struct
+{
+  FolderInfo *folder;
+  MailerStoreFolderState old;
+  MailerStoreFolderState now;
+  gboolean reset;
+  gboolean nomodseq;
+  guint32 exists;
+  GArray *updates;       /* MailerStoreFlagUpdate */
+  GArray *vanished;      /* guint32 */
+  GArray *server_uids;   /* guint32: UID SEARCH results */
+  GArray *new_uids;      /* guint32, newest first */
+  guint next_new;
+  gboolean fetching;
+  guint committing;
+  GPtrArray *window;     /* MailerStoreNewMessage being fetched */
+  GError *error;
+} FolderSync;
+
+static void
+folder_sync_free (FolderSync *fs)
+{
+  if (fs->updates != NULL)
+    {
+      for (guint i = 0; i < fs->updates->len; i++)
+        g_free (g_array_index (fs->updates, MailerStoreFlagUpdate, i).keywords);
+      g_array_unref (fs->updates);
+    }
+  g_clear_pointer (&fs->vanished, g_array_unref);
+  g_clear_pointer (&fs->server_uids, g_array_unref);
+  g_clear_pointer (&fs->new_uids, g_array_unref);
+  g_clear_pointer (&fs->window, g_ptr_array_unref);
+  g_clear_error (&fs->error);
+  g_free (fs);
+}
+
+typedef struct
+{
+  MailerImapSyncResult result;
+  gboolean inbox_only;
+  GPtrArray *folders;        /* FolderInfo */
+  GHashTable *by_id;         /* id -> FolderInfo */
+  guint folder_index;
+  guint saving;
+  GPtrArray *journal;        /* MailerStoreJournalEntry */
+  guint journal_index;
+  guint journal_group;       /* entries in the group being replayed */
+  GArray *journal_done;      /* gint64 */
+  GHashTable *gone_folders;  /* ids of folders the server refused to select */
+  FolderSync *fs;
+} RunData;
+
+static void
+run_data_free (RunData *data)
+{
+  g_clear_pointer (&data->folders, g_ptr_array_unref);
+  g_clear_pointer (&data->by_id, g_hash_table_unref);
+  g_clear_pointer (&data->journal, g_ptr_array_unref);
+  g_clear_pointer (&data->journal_done, g_array_unref);
+  g_clear_pointer (&data->gone_folders, g_hash_table_unref);
+  g_clear_pointer (&data->fs, folder_sync_free);
+  g_free (data);
+}
+
+static void
+run_fail (GTask  *task,
+          GError *error)
+{
+  MailerImapSync *self = g_task_get_source_object (task);
+
+  self->running = FALSE;
+  mailer_account_set_connection_state (self->account, MAILER_CONNECTION_STATE_ERROR);
+  mailer_account_set_status_message (self->account, error->message);
+  mailer_account_set_progress (self->account, -1);
+  /* The connection's state is unknown now: start afresh next time. */
+  if (self->client != NULL)
+    mailer_imap_client_disconnect (self->client);
+  g_clear_object (&self->client);
+  g_clear_pointer (&self->selected, g_free);
+  g_task_return_error (task, error);
+}
+
+static void sync_next_folder (GTask *task);
+static void replay_next (GTask *task);
+
+/* Running commands */
+
+static void
+run_command (MailerImapSync         *self,
+             MailerImapCommand      *command,
+             MailerImapUntaggedFunc  func,
+             GTask                  *task,
+             GAsyncReadyCallback     callback)
+{
+  mailer_imap_client_run_async (self->client, command, func, task,
+                                g_task_get_cancellable (task), callback, g_object_ref (task));
+}
+
+/* SELECT, with what the server tells while selecting */
+
+static gboolean
+select_untagged (MailerImapClient         *client,
+                 const MailerImapResponse *response,
+                 gpointer                  user_data)
+{
+  GTask *task = user_data;
+  RunData *data = g_task_get_task_data (task);
+  FolderSync *fs = data->fs;
+  guint64 number;
+
+  if (fs == NULL)
+    return FALSE;
+
+  if (response->status == MAILER_IMAP_STATUS_OK && response->code != NULL && response->code_args->len > 0 &&
+      mailer_imap_value_get_number (response->code_args->pdata[0], &number))
+    {
+      if (g_str_equal (response->code, "UIDVALIDITY"))
+        fs->now.uidvalidity = number;
+      else if (g_str_equal (response->code, "UIDNEXT"))
+        fs->now.uidnext = number;
+      else if (g_str_equal (response->code, "HIGHESTMODSEQ"))
+        fs->now.highestmodseq = number;
+      return TRUE;
+    }
+  if (response->status == MAILER_IMAP_STATUS_OK && g_strcmp0 (response->code, "NOMODSEQ") == 0)
+    {
+      fs->nomodseq = TRUE;
+      return TRUE;
+    }
+  if (g_strcmp0 (response->name, "EXISTS") == 0)
+    {
+      fs->exists = response->number;
+      return TRUE;
+    }
+  if (g_strcmp0 (response->name, "VANISHED") == 0 && response->args->len >= 1)
+    {
+      const MailerImapValue *set = response->args->pdata[response->args->len - 1];
+
+      uid_set_from_value (set, fs->vanished);
+      return TRUE;
+    }
+  if (g_strcmp0 (response->name, "FETCH") == 0)
+    {
+      g_autoptr(MailerImapFetch) fetch = mailer_imap_parse_fetch (response, NULL);
+
+      if (fetch != NULL && fetch->uid > 0 && fetch->has_flags)
+        {
+          MailerStoreFlagUpdate update = { fetch->uid, 0, NULL, fetch->modseq };
+
+          update.flags = flags_from_strv (fetch->flags, &update.keywords);
+          g_array_append_val (fs->updates, update);
+        }
+      return TRUE;
+    }
+  if (g_strcmp0 (response->name, "SEARCH") == 0)
+    {
+      for (guint i = 0; i < response->args->len; i++)
+        {
+          guint64 uid;
+
+          if (mailer_imap_value_get_number (response->args->pdata[i], &uid) && uid > 0 && uid <= G_MAXUINT32)
+            {
+              guint32 u = uid;
+
+              g_array_append_val (fs->server_uids, u);
+            }
+        }
+      return TRUE;
+    }
+  /* EXPUNGE by sequence number during our commands: the resync after
+   * this run sees the result; nothing to do with a number here. */
+  return g_strcmp0 (response->name, "EXPUNGE") == 0 || g_strcmp0 (response->name, "FLAGS") == 0 ||
+         g_strcmp0 (response->name, "RECENT") == 0 ||
+         (response->status == MAILER_IMAP_STATUS_OK && response->code != NULL);
+}
+
+/* New messages, newest first, in windows */
+
+static int
+compare_uid_asc (gconstpointer a,
+                 gconstpointer b)
+{
+  guint32 ua = *(const guint32 *) a, ub = *(const guint32 *) b;
+
+  return ua < ub ? -1 : ua > ub;
+}
+
+static void fetch_next_window (GTask *task);
+
+static void
+folder_done (GTask *task)
+{
+  RunData *data = g_task_get_task_data (task);
+
+  g_clear_pointer (&data->fs, folder_sync_free);
+  data->folder_index++;
+  data->result.n_folders++;
+  sync_next_folder (task);
+}
+
+static void
+maybe_folder_done (GTask *task)
+{
+  RunData *data = g_task_get_task_data (task);
+  FolderSync *fs = data->fs;
+
+  if (fs->fetching || fs->committing > 0)
+    return;
+  if (fs->error != NULL)
+    {
+      run_fail (task, g_steal_pointer (&fs->error));
+      return;
+    }
+  if (fs->next_new < fs->new_uids->len)
+    {
+      fetch_next_window (task);
+      return;
+    }
+  folder_done (task);
+}
+
+static void
+window_committed_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  FolderSync *fs = data->fs;
+  g_autoptr(GArray) ids = NULL;
+  GError *error = NULL;
+
+  ids = mailer_store_add_messages_finish (MAILER_STORE (source), result, &error);
+  fs->committing--;
+  if (ids == NULL)
+    {
+      if (fs->error == NULL)
+        fs->error = error;
+      else
+        g_error_free (error);
+    }
+  else
+    {
+      data->result.n_new += ids->len;
+      if (fs->new_uids->len > 0)
+        mailer_account_set_progress (self->account, (double) fs->next_new / fs->new_uids->len);
+    }
+  if (fs->error == NULL && !fs->fetching && fs->next_new < fs->new_uids->len)
+    fetch_next_window (task);
+  maybe_folder_done (task);
+}
+
+static gboolean
+window_untagged (MailerImapClient         *client,
+                 const MailerImapResponse *response,
+                 gpointer                  user_data)
+{
+  GTask *task = user_data;
+  RunData *data = g_task_get_task_data (task);
+  FolderSync *fs = data->fs;
+  g_autoptr(MailerImapFetch) fetch = NULL;
+
+  if (fs == NULL || g_strcmp0 (response->name, "FETCH") != 0)
+    return select_untagged (client, response, user_data);
+  fetch = mailer_imap_parse_fetch (response, NULL);
+  /* A FETCH without the summary is an unsolicited flag change. */
+  if (fetch == NULL || fetch->uid == 0 || fetch->envelope == NULL)
+    return select_untagged (client, response, user_data);
+  g_ptr_array_add (fs->window, new_message_from_fetch (fetch));
+  return TRUE;
+}
+
+static void
+window_fetched_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  FolderSync *fs = data->fs;
+  g_autoptr(MailerImapResponse) response = NULL;
+  GError *error = NULL;
+
+  fs->fetching = FALSE;
+  response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
+  if (response == NULL)
+    {
+      if (fs->error == NULL)
+        fs->error = error;
+      else
+        g_error_free (error);
+      maybe_folder_done (task);
+      return;
+    }
+
+  if (fs->window->len > 0)
+    {
+      g_autoptr(GPtrArray) window = g_steal_pointer (&fs->window);
+
+      fs->committing++;
+      mailer_store_add_messages_async (self->store, fs->folder->id, window, g_task_get_cancellable (task),
+                                       window_committed_cb, g_object_ref (task));
+    }
+  g_clear_pointer (&fs->window, g_ptr_array_unref);
+  if (fs->committing <= 1)
+    fetch_next_window (task);
+  maybe_folder_done (task);
+}
+
+static void
+fetch_next_window (GTask *task)
+{
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  FolderSync *fs = data->fs;
+  g_autoptr(GArray) uids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autofree char *set = NULL;
+  MailerImapCommand *command;
+
+  if (fs->fetching || fs->error != NULL || fs->next_new >= fs->new_uids->len)
+    return;
+
+  while (fs->next_new < fs->new_uids->len && uids->len < WINDOW)
+    g_array_append_val (uids, g_array_index (fs->new_uids, guint32, fs->next_new++));
+  /* Ascending, for the set syntax. */
+  g_array_sort (uids, compare_uid_asc);
+  set = mailer_imap_format_sequence_set ((const guint32 *) uids->data, uids->len);
+
+  fs->window = g_ptr_array_new_with_free_func ((GDestroyNotify) mailer_store_new_message_free);
+  fs->fetching = TRUE;
+  command = mailer_imap_command_new ("UID FETCH");
+  mailer_imap_command_add_raw (command, set, NULL);
+  mailer_imap_command_add_raw (command, SUMMARY_ITEMS, NULL);
+  run_command (self, command, window_untagged, task, window_fetched_cb);
+}
+
+/* Resync steps after SELECT */
+
+static int
+compare_uid_desc (gconstpointer a,
+                  gconstpointer b)
+{
+  guint32 ua = *(const guint32 *) a, ub = *(const guint32 *) b;
+
+  return ua > ub ? -1 : ua < ub;
+}
+
+static void
+state_applied_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  RunData *data = g_task_get_task_data (task);
+  FolderSync *fs = data->fs;
+  GError *error = NULL;
+
+  if (!mailer_store_apply_server_state_finish (MAILER_STORE (source), result, &error))
+    {
+      run_fail (task, error);
+      return;
+    }
+  g_array_sort (fs->new_uids, compare_uid_desc);
+  fs->next_new = 0;
+  maybe_folder_done (task);
+}
+
+static void
+apply_state (GTask *task)
+{
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  FolderSync *fs = data->fs;
+  g_autoptr(GArray) updates = g_steal_pointer (&fs->updates);
+
+  data->result.n_flag_changes += updates->len;
+  data->result.n_vanished += fs->vanished->len;
+  /* The store owns the keywords now. */
+  fs->updates = g_array_new (FALSE, FALSE, sizeof (MailerStoreFlagUpdate));
+  mailer_store_apply_server_state_async (self->store, fs->folder->id, &fs->now, fs->reset,
+                                         updates, fs->vanished, g_task_get_cancellable (task),
+                                         state_applied_cb, g_object_ref (task));
+}
+
+/* "UID SEARCH UID 1:*": which UIDs exist; new ones are above what we have,
+ * missing ones were expunged (used without QRESYNC). */
+static void
+search_done_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  RunData *data = g_task_get_task_data (task);
+  FolderSync *fs = data->fs;
+  g_autoptr(MailerImapResponse) response = NULL;
+  GError *error = NULL;
+
+  response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
+  if (response == NULL)
+    {
+      run_fail (task, error);
+      return;
+    }
+
+  {
+    MailerImapSync *self = g_task_get_source_object (task);
+    g_autoptr(GHashTable) on_server = g_hash_table_new (NULL, NULL);
+    g_autoptr(GArray) local = NULL;
+    guint32 max_local = fs->reset ? 0 : fs->old.max_uid;
+
+    for (guint i = 0; i < fs->server_uids->len; i++)
+      {
+        guint32 uid = g_array_index (fs->server_uids, guint32, i);
+
+        g_hash_table_add (on_server, GUINT_TO_POINTER (uid));
+        if (uid > max_local)
+          g_array_append_val (fs->new_uids, uid);
+      }
+
+    /* Without QRESYNC, expunges show as UIDs we have that the server
+     * no longer lists. */
+    if (!fs->reset && !mailer_imap_client_is_enabled (self->client, "QRESYNC"))
+      {
+        local = mailer_store_list_folder_uids (self->store, fs->folder->id, &error);
+        if (local == NULL)
+          {
+            run_fail (task, error);
+            return;
+          }
+        g_array_set_size (fs->vanished, 0);
+        for (guint i = 0; i < local->len; i++)
+          {
+            guint32 uid = g_array_index (local, guint32, i);
+
+            if (!g_hash_table_contains (on_server, GUINT_TO_POINTER (uid)))
+              g_array_append_val (fs->vanished, uid);
+          }
+      }
+  }
+  apply_state (task);
+}
+
+static void
+search_uids (GTask *task)
+{
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  FolderSync *fs = data->fs;
+  MailerImapCommand *command;
+  g_autofree char *range = NULL;
+
+  /* With QRESYNC, only UIDs above ours are of interest; otherwise all,
+   * to find expunges. */
+  if (mailer_imap_client_is_enabled (self->client, "QRESYNC") && !fs->reset && fs->old.max_uid > 0)
+    range = g_strdup_printf ("%u:*", fs->old.max_uid + 1);
+  else
+    range = g_strdup ("1:*");
+
+  command = mailer_imap_command_new ("UID SEARCH");
+  mailer_imap_command_add_atom (command, "UID", NULL);
+  mailer_imap_command_add_raw (command, range, NULL);
+  run_command (self, command, select_untagged, task, search_done_cb);
+}
+
+static void
+flags_fetched_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(MailerImapResponse) response = NULL;
+  GError *error = NULL;
+
+  response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
+  if (response == NULL)
+    {
+      run_fail (task, error);
+      return;
+    }
+  search_uids (task);
+}
+
+static void
+selected_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  FolderSync *fs = data->fs;
+  g_autoptr(MailerImapResponse) response = NULL;
+  gboolean qresync = mailer_imap_client_is_enabled (self->client, "QRESYNC");
+  gboolean condstore = qresync || mailer_imap_client_is_enabled (self->client, "CONDSTORE");
+  GError *error = NULL;
+
+  response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
+  if (response == NULL)
+    {
+      run_fail (task, error);
+      return;
+    }
+  g_free (self->selected);
+  self->selected = g_strdup (fs->folder->path);
+
+  if (fs->old.uidvalidity != 0 && fs->now.uidvalidity != fs->old.uidvalidity)
+    {
+      g_message ("Folder %s was recreated on the server (UIDVALIDITY %u, was %u): "
+                 "its cache and pending changes are dropped",
+                 fs->folder->path, fs->now.uidvalidity, fs->old.uidvalidity);
+      data->result.n_reset++;
+      fs->reset = TRUE;
+      g_array_set_size (fs->vanished, 0);
+    }
+
+  /* QRESYNC told us everything in the SELECT.  Otherwise fetch flags:
+   * since the last mod-sequence with CONDSTORE, or all of them. */
+  if (fs->reset || fs->old.max_uid == 0 || (qresync && fs->old.highestmodseq > 0 && !fs->nomodseq))
+    {
+      search_uids (task);
+      return;
+    }
+
+  {
+    MailerImapCommand *command = mailer_imap_command_new ("UID FETCH");
+    g_autofree char *range = g_strdup_printf ("1:%u", fs->old.max_uid);
+
+    mailer_imap_command_add_raw (command, range, NULL);
+    if (condstore && fs->old.highestmodseq > 0 && !fs->nomodseq)
+      {
+        g_autofree char *since = g_strdup_printf ("(UID FLAGS) (CHANGEDSINCE %" G_GUINT64_FORMAT ")",
+                                                  fs->old.highestmodseq);
+
+        mailer_imap_command_add_raw (command, since, NULL);
+      }
+    else
+      mailer_imap_command_add_raw (command, "(UID FLAGS)", NULL);
+    run_command (self, command, select_untagged, task, flags_fetched_cb);
+  }
+}
+
+static void
+sync_folder (GTask      *task,
+             FolderInfo *folder)
+{
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  FolderSync *fs = g_new0 (FolderSync, 1);
+  MailerImapCommand *command;
+  GError *error = NULL;
+
+  fs->folder = folder;
+  fs->updates = g_array_new (FALSE, FALSE, sizeof (MailerStoreFlagUpdate));
+  fs->vanished = g_array_new (FALSE, FALSE, sizeof (guint32));
+  fs->server_uids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  fs->new_uids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_clear_pointer (&data->fs, folder_sync_free);
+  data->fs = fs;
+
+  if (!mailer_store_get_folder_state (self->store, folder->id, &fs->old, &error))
+    {
+      run_fail (task, error);
+      return;
+    }
+
+  command = mailer_imap_command_new ("SELECT");
+  if (!mailer_imap_command_add_mailbox (command, folder->path,
+                                        mailer_imap_client_get_utf8_accepted (self->client), &error))
+    {
+      mailer_imap_command_free (command);
+      run_fail (task, error);
+      return;
+    }
+  if (mailer_imap_client_is_enabled (self->client, "QRESYNC") && fs->old.uidvalidity > 0 &&
+      fs->old.highestmodseq > 0)
+    {
+      g_autofree char *qresync = g_strdup_printf ("(QRESYNC (%u %" G_GUINT64_FORMAT "))",
+                                                  fs->old.uidvalidity, fs->old.highestmodseq);
+
+      mailer_imap_command_add_raw (command, qresync, NULL);
+    }
+  else if (mailer_imap_client_is_enabled (self->client, "CONDSTORE") ||
+           mailer_imap_client_has_capability (self->client, "CONDSTORE"))
+    mailer_imap_command_add_raw (command, "(CONDSTORE)", NULL);
+  run_command (self, command, select_untagged, task, selected_cb);
+}
+
+static void
+sync_next_folder (GTask *task)
+{
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+
+  while (data->folder_index < data->folders->len)
+    {
+      FolderInfo *folder = g_ptr_array_index (data->folders, data->folder_index);
+
+      if (folder->selectable && (!data->inbox_only || folder->role == MAILER_FOLDER_ROLE_INBOX))
+        {
+          g_autofree char *status = g_strdup_printf ("Checking %s", folder->path);
+
+          mailer_account_set_status_message (self->account, status);
+          sync_folder (task, folder);
+          return;
+        }
+      data->folder_index++;
+    }
+
+  self->running = FALSE;
+  mailer_account_set_connection_state (self->account, MAILER_CONNECTION_STATE_ONLINE);
+  mailer_account_set_status_message (self->account, NULL);
+  mailer_account_set_progress (self->account, -1);
+  g_task_return_boolean (task, TRUE);
+}
+
+/* Replaying the journal */
+
+static FolderInfo *
+folder_by_id (RunData *data,
+              gint64   id)
+{
+  return g_hash_table_lookup (data->by_id, &id);
+}
+
+static void
+journal_removed_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (!mailer_store_remove_journal_finish (MAILER_STORE (source), result, &error))
+    {
+      run_fail (task, error);
+      return;
+    }
+  sync_next_folder (task);
+}
+
+static void
+replay_finished (GTask *task)
+{
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+
+  if (data->journal_done->len == 0)
+    {
+      sync_next_folder (task);
+      return;
+    }
+  data->result.n_replayed += data->journal_done->len;
+  mailer_store_remove_journal_async (self->store, data->journal_done, g_task_get_cancellable (task),
+                                     journal_removed_cb, g_object_ref (task));
+}
+
+static gboolean
+copyuid_untagged (MailerImapClient         *client,
+                  const MailerImapResponse *response,
+                  gpointer                  user_data)
+{
+  GTask *task = user_data;
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+
+  /* MOVE sends COPYUID in an untagged OK (RFC 6851). */
+  if (response->status == MAILER_IMAP_STATUS_OK && g_strcmp0 (response->code, "COPYUID") == 0 &&
+      response->code_args->len == 3)
+    {
+      g_autoptr(GArray) from = g_array_new (FALSE, FALSE, sizeof (guint32));
+      g_autoptr(GArray) to = g_array_new (FALSE, FALSE, sizeof (guint32));
+
+      if (uid_set_from_value (response->code_args->pdata[1], from) &&
+          uid_set_from_value (response->code_args->pdata[2], to) && from->len == to->len)
+        for (guint i = 0; i < from->len; i++)
+          for (guint j = data->journal_index; j < data->journal_index + data->journal_group; j++)
+            {
+              MailerStoreJournalEntry *entry = g_ptr_array_index (data->journal, j);
+
+              if (entry->uid == g_array_index (from, guint32, i) && entry->message_id > 0)
+                mailer_store_set_message_uid_async (self->store, entry->message_id,
+                                                    g_array_index (to, guint32, i), NULL, NULL, NULL);
+            }
+      return TRUE;
+    }
+  return select_untagged (client, response, user_data);
+}
+
+static void
+replay_step_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(MailerImapResponse) response = NULL;
+  GError *error = NULL;
+
+  response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
+  if (response == NULL && !g_error_matches (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_NO))
+    {
+      /* Offline or worse: the entries stay for the next run. */
+      run_fail (task, error);
+      return;
+    }
+  if (response != NULL)
+    copyuid_untagged (MAILER_IMAP_CLIENT (source), response, task);
+  else
+    {
+      /* Refused: the message is gone on the server, or the folder is.
+       * Nothing to apply any more; the entry is dropped. */
+      g_debug ("A pending change was refused by the server: %s", error->message);
+      g_clear_error (&error);
+    }
+
+  /* The last command of a group confirms the whole group. */
+  replay_next (task);
+}
+
+/* Selects the group's folder first when it is not selected. */
+static gboolean
+ensure_selected (GTask      *task,
+                 FolderInfo *folder);
+
+static void
+replay_selected_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  g_autoptr(MailerImapResponse) response = NULL;
+  MailerStoreJournalEntry *entry = g_ptr_array_index (data->journal, data->journal_index);
+  GError *error = NULL;
+
+  response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
+  if (response == NULL)
+    {
+      if (g_error_matches (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_NO))
+        {
+          /* The folder is gone: so are the changes to it. */
+          g_hash_table_add (data->gone_folders, GINT_TO_POINTER ((gint) entry->folder_id));
+          g_clear_error (&error);
+          data->journal_group = 0;
+          replay_next (task);
+          return;
+        }
+      run_fail (task, error);
+      return;
+    }
+  g_free (self->selected);
+  self->selected = g_strdup (folder_by_id (data, entry->folder_id)->path);
+  data->journal_group = 0;
+  replay_next (task);
+}
+
+static gboolean
+ensure_selected (GTask      *task,
+                 FolderInfo *folder)
+{
+  MailerImapSync *self = g_task_get_source_object (task);
+  MailerImapCommand *command;
+
+  if (g_strcmp0 (self->selected, folder->path) == 0)
+    return TRUE;
+  command = mailer_imap_command_new ("SELECT");
+  mailer_imap_command_add_mailbox (command, folder->path, mailer_imap_client_get_utf8_accepted (self->client), NULL);
+  run_command (self, command, select_untagged, task, replay_selected_cb);
+  return FALSE;
+}
+
+static guint32
+entry_uid (MailerImapSync          *self,
+           MailerStoreJournalEntry *entry)
+{
+  gint64 uid = 0;
+
+  if (entry->uid > 0)
+    return entry->uid;
+  /* Moved here before this change: the UID the server gave it since. */
+  if (entry->message_id > 0)
+    mailer_store_get_server_ids (self->store, entry->message_id, NULL, &uid, NULL, NULL);
+  return uid;
+}
+
+static void
+replay_next (GTask *task)
+{
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  MailerStoreJournalEntry *first;
+  g_autoptr(GArray) uids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autofree char *set = NULL;
+  FolderInfo *folder;
+  guint n = 0;
+
+  /* The group just sent is confirmed (or refused, so dropped). */
+  for (guint i = 0; i < data->journal_group; i++)
+    {
+      MailerStoreJournalEntry *entry = g_ptr_array_index (data->journal, data->journal_index + i);
+
+      g_array_append_val (data->journal_done, entry->id);
+    }
+  data->journal_index += data->journal_group;
+  data->journal_group = 0;
+
+  while (data->journal_index < data->journal->len)
+    {
+      first = g_ptr_array_index (data->journal, data->journal_index);
+      folder = folder_by_id (data, first->folder_id);
+      if (folder != NULL && !g_hash_table_contains (data->gone_folders, GINT_TO_POINTER ((gint) first->folder_id)) &&
+          entry_uid (self, first) > 0 &&
+          (first->op != MAILER_JOURNAL_OP_MOVE || folder_by_id (data, first->dest_folder_id) != NULL))
+        break;
+      /* No folder or UID to apply it to any more. */
+      g_array_append_val (data->journal_done, first->id);
+      data->journal_index++;
+    }
+  if (data->journal_index >= data->journal->len)
+    {
+      replay_finished (task);
+      return;
+    }
+
+  first = g_ptr_array_index (data->journal, data->journal_index);
+  folder = folder_by_id (data, first->folder_id);
+  if (!ensure_selected (task, folder))
+    return;
+
+  /* Coalesce a run of the same change in the same folder. */
+  for (guint i = data->journal_index; i < data->journal->len && n < 500; i++, n++)
+    {
+      MailerStoreJournalEntry *entry = g_ptr_array_index (data->journal, i);
+      guint32 uid = entry_uid (self, entry);
+
+      if (entry->folder_id != first->folder_id || entry->op != first->op ||
+          entry->add_flags != first->add_flags || entry->remove_flags != first->remove_flags ||
+          entry->dest_folder_id != first->dest_folder_id || uid == 0)
+        break;
+      g_array_append_val (uids, uid);
+    }
+  data->journal_group = n;
+  g_array_sort (uids, compare_uid_asc);
+  {
+    /* Drop duplicates. */
+    guint32 *v = (guint32 *) uids->data;
+    guint w = 0;
+
+    for (guint i = 0; i < uids->len; i++)
+      if (w == 0 || v[w - 1] != v[i])
+        v[w++] = v[i];
+    g_array_set_size (uids, w);
+  }
+  set = mailer_imap_format_sequence_set ((const guint32 *) uids->data, uids->len);
+
+  switch (first->op)
+    {
+    case MAILER_JOURNAL_OP_FLAGS:
+      {
+        /* Removing first, then adding: one command each, the last one
+         * confirms the group. */
+        if (first->remove_flags != 0)
+          {
+            MailerImapCommand *command = mailer_imap_command_new ("UID STORE");
+            g_autofree char *list = flags_to_list (first->remove_flags);
+            g_autofree char *arg = g_strconcat ("-FLAGS.SILENT ", list, NULL);
+
+            mailer_imap_command_add_raw (command, set, NULL);
+            mailer_imap_command_add_raw (command, arg, NULL);
+            if (first->add_flags == 0)
+              {
+                run_command (self, command, select_untagged, task, replay_step_cb);
+                return;
+              }
+            mailer_imap_client_run_async (self->client, command, select_untagged, task, NULL, NULL, NULL);
+          }
+        {
+          MailerImapCommand *command = mailer_imap_command_new ("UID STORE");
+          g_autofree char *list = flags_to_list (first->add_flags);
+          g_autofree char *arg = g_strconcat ("+FLAGS.SILENT ", list, NULL);
+
+          mailer_imap_command_add_raw (command, set, NULL);
+          mailer_imap_command_add_raw (command, arg, NULL);
+          run_command (self, command, select_untagged, task, replay_step_cb);
+        }
+        return;
+      }
+
+    case MAILER_JOURNAL_OP_DELETE:
+      {
+        MailerImapCommand *store = mailer_imap_command_new ("UID STORE");
+        MailerImapCommand *expunge;
+
+        mailer_imap_command_add_raw (store, set, NULL);
+        mailer_imap_command_add_raw (store, "+FLAGS.SILENT (\\Deleted)", NULL);
+        mailer_imap_client_run_async (self->client, store, select_untagged, task, NULL, NULL, NULL);
+        if (mailer_imap_client_has_capability (self->client, "UIDPLUS"))
+          {
+            expunge = mailer_imap_command_new ("UID EXPUNGE");
+            mailer_imap_command_add_raw (expunge, set, NULL);
+          }
+        else
+          expunge = mailer_imap_command_new ("EXPUNGE");
+        run_command (self, expunge, select_untagged, task, replay_step_cb);
+        return;
+      }
+
+    case MAILER_JOURNAL_OP_MOVE:
+    default:
+      {
+        FolderInfo *dest = folder_by_id (data, first->dest_folder_id);
+        gboolean utf8 = mailer_imap_client_get_utf8_accepted (self->client);
+
+        if (mailer_imap_client_has_capability (self->client, "MOVE"))
+          {
+            MailerImapCommand *move = mailer_imap_command_new ("UID MOVE");
+
+            mailer_imap_command_add_raw (move, set, NULL);
+            mailer_imap_command_add_mailbox (move, dest->path, utf8, NULL);
+            run_command (self, move, copyuid_untagged, task, replay_step_cb);
+          }
+        else
+          {
+            /* COPY, then mark and expunge the originals (RFC 6851 3.3). */
+            MailerImapCommand *copy = mailer_imap_command_new ("UID COPY");
+            MailerImapCommand *store = mailer_imap_command_new ("UID STORE");
+            MailerImapCommand *expunge;
+
+            mailer_imap_command_add_raw (copy, set, NULL);
+            mailer_imap_command_add_mailbox (copy, dest->path, utf8, NULL);
+            mailer_imap_client_run_async (self->client, copy, copyuid_untagged, task, NULL, NULL, NULL);
+            mailer_imap_command_add_raw (store, set, NULL);
+            mailer_imap_command_add_raw (store, "+FLAGS.SILENT (\\Deleted)", NULL);
+            mailer_imap_client_run_async (self->client, store, select_untagged, task, NULL, NULL, NULL);
+            if (mailer_imap_client_has_capability (self->client, "UIDPLUS"))
+              {
+                expunge = mailer_imap_command_new ("UID EXPUNGE");
+                mailer_imap_command_add_raw (expunge, set, NULL);
+              }
+            else
+              expunge = mailer_imap_command_new ("EXPUNGE");
+            run_command (self, expunge, select_untagged, task, replay_step_cb);
+          }
+        return;
+      }
+    }
+}
+
+static void
+replay_journal (GTask *task)
+{
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  data->journal = mailer_store_list_journal (self->store, mailer_account_get_id (self->account), &error);
+  if (data->journal == NULL)
+    {
+      run_fail (task, error);
+      return;
+    }
+  data->journal_done = g_array_new (FALSE, FALSE, sizeof (gint64));
+  data->gone_folders = g_hash_table_new (NULL, NULL);
+  data->journal_index = 0;
+  data->journal_group = 0;
+  replay_next (task);
+}
+
+/* Folders */
+
+static MailerFolderRole
+role_from_list (MailerImapListEntry *entry)
+{
+  static const struct { const char *attribute; MailerFolderRole role; } special[] = {
+    { "\\Sent", MAILER_FOLDER_ROLE_SENT },
+    { "\\Drafts", MAILER_FOLDER_ROLE_DRAFTS },
+    { "\\Trash", MAILER_FOLDER_ROLE_TRASH },
+    { "\\Junk", MAILER_FOLDER_ROLE_JUNK },
+    { "\\Archive", MAILER_FOLDER_ROLE_ARCHIVE },
+  };
+  static const struct { const char *name; MailerFolderRole role; } names[] = {
+    { "Sent", MAILER_FOLDER_ROLE_SENT }, { "Sent Items", MAILER_FOLDER_ROLE_SENT },
+    { "Sent Messages", MAILER_FOLDER_ROLE_SENT }, { "Sent Mail", MAILER_FOLDER_ROLE_SENT },
+    { "Drafts", MAILER_FOLDER_ROLE_DRAFTS }, { "Draft", MAILER_FOLDER_ROLE_DRAFTS },
+    { "Trash", MAILER_FOLDER_ROLE_TRASH }, { "Deleted Items", MAILER_FOLDER_ROLE_TRASH },
+    { "Deleted Messages", MAILER_FOLDER_ROLE_TRASH }, { "Bin", MAILER_FOLDER_ROLE_TRASH },
+    { "Junk", MAILER_FOLDER_ROLE_JUNK }, { "Spam", MAILER_FOLDER_ROLE_JUNK },
+    { "Junk E-mail", MAILER_FOLDER_ROLE_JUNK }, { "Archive", MAILER_FOLDER_ROLE_ARCHIVE },
+    { "Archives", MAILER_FOLDER_ROLE_ARCHIVE },
+  };
+  const char *leaf;
+
+  if (g_str_equal (entry->name, "INBOX"))
+    return MAILER_FOLDER_ROLE_INBOX;
+  for (guint i = 0; entry->attributes[i] != NULL; i++)
+    for (guint j = 0; j < G_N_ELEMENTS (special); j++)
+      if (g_ascii_strcasecmp (entry->attributes[i], special[j].attribute) == 0)
+        return special[j].role;
+
+  /* No SPECIAL-USE: the names everyone uses, at the top or under INBOX. */
+  leaf = entry->name;
+  if (entry->delimiter != '\0' && g_str_has_prefix (leaf, "INBOX") && leaf[5] == entry->delimiter)
+    leaf += 6;
+  if (entry->delimiter != '\0' && strchr (leaf, entry->delimiter) != NULL)
+    return MAILER_FOLDER_ROLE_NONE;
+  for (guint j = 0; j < G_N_ELEMENTS (names); j++)
+    if (g_ascii_strcasecmp (leaf, names[j].name) == 0)
+      return names[j].role;
+  return MAILER_FOLDER_ROLE_NONE;
+}
+
+static gboolean
+list_untagged (MailerImapClient         *client,
+               const MailerImapResponse *response,
+               gpointer                  user_data)
+{
+  GPtrArray *entries = g_object_get_data (G_OBJECT (user_data), "list-entries");
+  MailerImapListEntry *entry;
+
+  if (g_strcmp0 (response->name, "LIST") != 0)
+    return FALSE;
+  entry = mailer_imap_parse_list (response, mailer_imap_client_get_utf8_accepted (client), NULL);
+  if (entry != NULL)
+    g_ptr_array_add (entries, entry);
+  return TRUE;
+}
+
+static int
+compare_depth (gconstpointer a,
+               gconstpointer b)
+{
+  const MailerImapListEntry *ea = *(MailerImapListEntry **) a;
+  const MailerImapListEntry *eb = *(MailerImapListEntry **) b;
+  guint da = 0, db = 0;
+
+  for (const char *p = ea->name; *p; p++)
+    da += ea->delimiter && *p == ea->delimiter;
+  for (const char *p = eb->name; *p; p++)
+    db += eb->delimiter && *p == eb->delimiter;
+  if (da != db)
+    return da < db ? -1 : 1;
+  /* The inbox first. */
+  if (g_str_equal (ea->name, "INBOX") != g_str_equal (eb->name, "INBOX"))
+    return g_str_equal (ea->name, "INBOX") ? -1 : 1;
+  return strcmp (ea->name, eb->name);
+}
+
+static void save_next_folder (GTask *task);
+
+static void
+folders_saved (GTask *task)
+{
+  RunData *data = g_task_get_task_data (task);
+
+  /* The inbox first, so it is usable soonest. */
+  for (guint i = 0; i < data->folders->len; i++)
+    {
+      FolderInfo *info = g_ptr_array_index (data->folders, i);
+
+      if (info->role == MAILER_FOLDER_ROLE_INBOX && i > 0)
+        {
+          g_ptr_array_steal_index (data->folders, i);
+          g_ptr_array_insert (data->folders, 0, info);
+          break;
+        }
+    }
+  replay_journal (task);
+}
+
+static void
+folder_saved_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  RunData *data = g_task_get_task_data (task);
+  MailerFolder *folder = g_object_get_data (G_OBJECT (task), "saving-folder");
+  FolderInfo *info = g_ptr_array_index (data->folders, data->folders->len - 1);
+  GError *error = NULL;
+
+  if (!mailer_store_save_folder_finish (MAILER_STORE (source), result, &error))
+    {
+      run_fail (task, error);
+      return;
+    }
+  info->id = mailer_folder_get_id (folder);
+  g_hash_table_insert (data->by_id, &info->id, info);
+  save_next_folder (task);
+}
+
+static gint64
+parent_id (RunData             *data,
+           MailerImapListEntry *entry)
+{
+  const char *last;
+  g_autofree char *parent = NULL;
+
+  if (entry->delimiter == '\0' || (last = strrchr (entry->name, entry->delimiter)) == NULL)
+    return 0;
+  parent = g_strndup (entry->name, last - entry->name);
+  for (guint i = 0; i < data->folders->len; i++)
+    {
+      FolderInfo *info = g_ptr_array_index (data->folders, i);
+
+      if (g_str_equal (info->path, parent))
+        return info->id;
+    }
+  return 0;
+}
+
+/* One at a time, parents first (the list is sorted by depth), so each
+ * folder knows its parent's id. */
+static void
+save_next_folder (GTask *task)
+{
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  GPtrArray *entries = g_object_get_data (G_OBJECT (task), "list-entries");
+  MailerImapListEntry *entry;
+  MailerFolder *folder;
+  FolderInfo *info;
+
+  if (data->folders->len >= entries->len)
+    {
+      folders_saved (task);
+      return;
+    }
+  entry = g_ptr_array_index (entries, data->folders->len);
+
+  info = g_new0 (FolderInfo, 1);
+  info->path = g_strdup (entry->name);
+  info->role = role_from_list (entry);
+  info->selectable = TRUE;
+  for (guint i = 0; entry->attributes[i] != NULL; i++)
+    if (g_ascii_strcasecmp (entry->attributes[i], "\\Noselect") == 0 ||
+        g_ascii_strcasecmp (entry->attributes[i], "\\NonExistent") == 0)
+      info->selectable = FALSE;
+
+  folder = mailer_folder_new (mailer_account_get_id (self->account), entry->name);
+  mailer_folder_set_role (folder, info->role);
+  if (entry->delimiter != '\0')
+    mailer_folder_set_delimiter (folder, (char[]) { entry->delimiter, '\0' });
+  mailer_folder_set_parent_id (folder, parent_id (data, entry));
+  g_ptr_array_add (data->folders, info);
+  g_object_set_data_full (G_OBJECT (task), "saving-folder", folder, g_object_unref);
+  mailer_store_save_folder_async (self->store, folder, g_task_get_cancellable (task),
+                                  folder_saved_cb, g_object_ref (task));
+}
+
+static void
+listed_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  RunData *data = g_task_get_task_data (task);
+  g_autoptr(MailerImapResponse) response = NULL;
+  GPtrArray *entries = g_object_get_data (G_OBJECT (task), "list-entries");
+  GError *error = NULL;
+
+  response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
+  if (response == NULL)
+    {
+      run_fail (task, error);
+      return;
+    }
+  g_ptr_array_sort (entries, compare_depth);
+  data->folders = g_ptr_array_new_with_free_func ((GDestroyNotify) folder_info_free);
+  data->by_id = g_hash_table_new (g_int64_hash, g_int64_equal);
+  save_next_folder (task);
+}
+
+static void
+list_folders (GTask *task)
+{
+  MailerImapSync *self = g_task_get_source_object (task);
+  GPtrArray *entries = g_ptr_array_new_with_free_func ((GDestroyNotify) mailer_imap_list_entry_free);
+  MailerImapCommand *command = mailer_imap_command_new ("LIST");
+
+  g_object_set_data_full (G_OBJECT (task), "list-entries", entries, (GDestroyNotify) g_ptr_array_unref);
+  mailer_imap_command_add_string (command, "", NULL);
+  mailer_imap_command_add_string (command, "*", NULL);
+  if (mailer_imap_client_has_capability (self->client, "SPECIAL-USE") &&
+      mailer_imap_client_has_capability (self->client, "LIST-EXTENDED"))
+    mailer_imap_command_add_raw (command, "RETURN (SPECIAL-USE)", NULL);
+  run_command (self, command, list_untagged, task, listed_cb);
+}
+
+/* Connecting */
+
+static void
+logged_in_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GTask *next = g_object_get_data (G_OBJECT (task), "then");
+  GError *error = NULL;
+
+  if (!mailer_imap_client_login_finish (MAILER_IMAP_CLIENT (source), result, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  (void) next;
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+connected_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerImapSync *self = g_task_get_source_object (task);
+  const char *username = mailer_account_get_username (self->account);
+  GError *error = NULL;
+
+  if (!mailer_imap_client_connect_finish (MAILER_IMAP_CLIENT (source), result, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (username == NULL || username[0] == '\0')
+    username = mailer_account_get_address (self->account);
+  mailer_imap_client_login_async (MAILER_IMAP_CLIENT (source), username ? username : "", self->password,
+                                  g_task_get_cancellable (task), logged_in_cb, g_object_ref (task));
+}
+
+/* Makes sure self->client is connected and logged in. */
+static void
+ensure_connected_async (MailerImapSync      *self,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(MailerConnection) connection = NULL;
+
+  if (self->client != NULL && mailer_imap_client_is_connected (self->client))
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (self->client != NULL)
+    mailer_imap_client_disconnect (self->client);
+  g_clear_object (&self->client);
+  g_clear_pointer (&self->selected, g_free);
+
+  connection = mailer_connection_new (mailer_account_get_host (self->account),
+                                      mailer_account_get_port (self->account),
+                                      mailer_account_get_security (self->account));
+  mailer_connection_set_pinned_certificate (connection, mailer_account_get_pinned_certificate (self->account));
+  self->client = mailer_imap_client_new (connection);
+  mailer_imap_client_connect_async (self->client, cancellable, connected_cb, g_object_ref (task));
+}
+
+static gboolean
+ensure_connected_finish (MailerImapSync  *self,
+                         GAsyncResult    *result,
+                         GError         **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+run_connected_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerImapSync *self = MAILER_IMAP_SYNC (source);
+  GError *error = NULL;
+
+  if (!ensure_connected_finish (self, result, &error))
+    {
+      run_fail (task, error);
+      return;
+    }
+  mailer_account_set_connection_state (self->account, MAILER_CONNECTION_STATE_SYNCING);
+  list_folders (task);
+}
+
+static void
+start_run (MailerImapSync      *self,
+           gboolean             inbox_only,
+           GCancellable        *cancellable,
+           GAsyncReadyCallback  callback,
+           gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  RunData *data;
+
+  g_task_set_source_tag (task, mailer_imap_sync_run_async);
+  if (self->running)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_BUSY,
+                               "Mail is already being checked for this account");
+      return;
+    }
+  self->running = TRUE;
+  data = g_new0 (RunData, 1);
+  data->inbox_only = inbox_only;
+  g_task_set_task_data (task, data, (GDestroyNotify) run_data_free);
+
+  if (self->client == NULL || !mailer_imap_client_is_connected (self->client))
+    mailer_account_set_connection_state (self->account, MAILER_CONNECTION_STATE_CONNECTING);
+  ensure_connected_async (self, cancellable, run_connected_cb, g_object_ref (task));
+}
+
+/**
+ * mailer_imap_sync_run_async:
+ *
+ * One full run: folders, journal replay, resync of every folder.  The
+ * connection stays open afterwards (for push and body fetches).
+ */
+void
+mailer_imap_sync_run_async (MailerImapSync      *self,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  g_return_if_fail (MAILER_IS_IMAP_SYNC (self));
+
+  /* IDLE holds the connection: end it first; the push loop resumes
+   * after the run. */
+  if (self->idling && self->client != NULL)
+    mailer_imap_client_idle_done (self->client);
+  start_run (self, FALSE, cancellable, callback, user_data);
+}
+
+gboolean
+mailer_imap_sync_run_finish (MailerImapSync        *self,
+                             GAsyncResult          *result,
+                             MailerImapSyncResult  *out_result,
+                             GError               **error)
+{
+  RunData *data;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  data = g_task_get_task_data (G_TASK (result));
+  if (out_result != NULL && data != NULL)
+    *out_result = data->result;
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* Bodies */
+
+typedef struct
+{
+  gint64 message_id;
+  gint64 folder_id;
+  guint32 uid;
+  char *path;
+  GBytes *raw;
+} BodyData;
+
+static void
+body_data_free (BodyData *data)
+{
+  g_free (data->path);
+  g_clear_pointer (&data->raw, g_bytes_unref);
+  g_free (data);
+}
+
+static void
+body_stored_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (!mailer_store_set_raw_finish (MAILER_STORE (source), result, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static gboolean
+body_untagged (MailerImapClient         *client,
+               const MailerImapResponse *response,
+               gpointer                  user_data)
+{
+  GTask *task = user_data;
+  BodyData *data = g_task_get_task_data (task);
+  g_autoptr(MailerImapFetch) fetch = NULL;
+  GBytes *body;
+
+  if (g_strcmp0 (response->name, "FETCH") != 0)
+    return FALSE;
+  fetch = mailer_imap_parse_fetch (response, NULL);
+  if (fetch == NULL || fetch->uid != data->uid || fetch->sections == NULL)
+    return FALSE;
+  body = g_hash_table_lookup (fetch->sections, "");
+  if (body != NULL)
+    {
+      g_clear_pointer (&data->raw, g_bytes_unref);
+      data->raw = g_bytes_ref (body);
+    }
+  return TRUE;
+}
+
+static void
+body_fetched_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerImapSync *self = g_task_get_source_object (task);
+  BodyData *data = g_task_get_task_data (task);
+  g_autoptr(MailerImapResponse) response = NULL;
+  GError *error = NULL;
+
+  response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
+  if (response == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (data->raw == NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                               "The message is no longer on the server");
+      return;
+    }
+  mailer_store_set_raw_async (self->store, data->message_id, data->raw, g_task_get_cancellable (task),
+                              body_stored_cb, g_object_ref (task));
+}
+
+static void
+body_selected_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerImapSync *self = g_task_get_source_object (task);
+  BodyData *data = g_task_get_task_data (task);
+  g_autoptr(MailerImapResponse) response = NULL;
+  MailerImapCommand *command;
+  GError *error = NULL;
+
+  if (source != NULL)
+    {
+      response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
+      if (response == NULL)
+        {
+          g_task_return_error (task, error);
+          return;
+        }
+      g_free (self->selected);
+      self->selected = g_strdup (data->path);
+    }
+
+  command = mailer_imap_command_new ("UID FETCH");
+  mailer_imap_command_add_number (command, data->uid);
+  mailer_imap_command_add_raw (command, "(UID BODY.PEEK[])", NULL);
+  mailer_imap_client_run_async (self->client, command, body_untagged, task, g_task_get_cancellable (task),
+                                body_fetched_cb, g_object_ref (task));
+}
+
+static void
+body_connected_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerImapSync *self = MAILER_IMAP_SYNC (source);
+  BodyData *data = g_task_get_task_data (task);
+  MailerImapCommand *command;
+  GError *error = NULL;
+
+  if (!ensure_connected_finish (self, result, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (g_strcmp0 (self->selected, data->path) == 0)
+    {
+      body_selected_cb (NULL, NULL, g_object_ref (task));
+      return;
+    }
+  command = mailer_imap_command_new ("SELECT");
+  mailer_imap_command_add_mailbox (command, data->path, mailer_imap_client_get_utf8_accepted (self->client), NULL);
+  mailer_imap_client_run_async (self->client, command, NULL, NULL, g_task_get_cancellable (task),
+                                body_selected_cb, g_object_ref (task));
+}
+
+/**
+ * mailer_imap_sync_fetch_body_async:
+ *
+ * Downloads the whole of a message whose summary alone is stored, for
+ * reading (and from then on offline).
+ */
+void
+mailer_imap_sync_fetch_body_async (MailerImapSync      *self,
+                                   gint64               message_id,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(MailerFolder) folder = NULL;
+  BodyData *data;
+  gint64 uid = 0;
+  GError *error = NULL;
+
+  g_return_if_fail (MAILER_IS_IMAP_SYNC (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mailer_imap_sync_fetch_body_async);
+  data = g_new0 (BodyData, 1);
+  data->message_id = message_id;
+  g_task_set_task_data (task, data, (GDestroyNotify) body_data_free);
+
+  if (!mailer_store_get_server_ids (self->store, message_id, &data->folder_id, &uid, NULL, &error) ||
+      (folder = mailer_store_get_folder (self->store, data->folder_id, &error)) == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (uid <= 0)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               "The message is being moved; it can be opened once that is done");
+      return;
+    }
+  data->uid = uid;
+  data->path = g_strdup (mailer_folder_get_path (folder));
+  if (self->idling && self->client != NULL)
+    mailer_imap_client_idle_done (self->client);
+  ensure_connected_async (self, cancellable, body_connected_cb, g_object_ref (task));
+}
+
+gboolean
+mailer_imap_sync_fetch_body_finish (MailerImapSync  *self,
+                                    GAsyncResult    *result,
+                                    GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* Push */
+
+static void push_run_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+
+static gboolean
+retry_cb (gpointer user_data)
+{
+  MailerImapSync *self = user_data;
+
+  self->retry_id = 0;
+  if (self->push && !self->running)
+    start_run (self, TRUE, self->push_cancellable, push_run_cb, g_object_ref (self));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+push_run_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(MailerImapSync) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!mailer_imap_sync_run_finish (self, result, NULL, &error))
+    {
+      if (!self->push || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BUSY))
+        {
+          self->wanted = TRUE;
+          return;
+        }
+      /* Offline, or the server went away: try again, less and less often. */
+      g_debug ("Push for %s stopped: %s; retrying in %u s",
+               mailer_account_get_host (self->account), error->message, self->retry_delay);
+      if (self->retry_id == 0)
+        self->retry_id = g_timeout_add_seconds (self->retry_delay, retry_cb, self);
+      self->retry_delay = MIN (self->retry_delay * 2, 300);
+      return;
+    }
+  self->retry_delay = 5;
+  push_idle (self);
+}
+
+static void
+idle_finished_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(MailerImapSync) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->idling = FALSE;
+  g_clear_handle_id (&self->renew_id, g_source_remove);
+  mailer_imap_client_idle_finish (MAILER_IMAP_CLIENT (source), result, &error);
+  if (!self->push)
+    return;
+  /* Something changed (or it was time to renew): resync the inbox and
+   * replay local changes, then IDLE again. */
+  start_run (self, TRUE, self->push_cancellable, push_run_cb, g_object_ref (self));
+}
+
+static void
+untagged_cb (MailerImapClient         *client,
+             const MailerImapResponse *response,
+             MailerImapSync           *self)
+{
+  if (!self->idling)
+    return;
+  if (g_strcmp0 (response->name, "EXISTS") == 0 || g_strcmp0 (response->name, "EXPUNGE") == 0 ||
+      g_strcmp0 (response->name, "FETCH") == 0 || g_strcmp0 (response->name, "VANISHED") == 0 ||
+      response->status == MAILER_IMAP_STATUS_BYE)
+    mailer_imap_client_idle_done (client);
+}
+
+static gboolean
+renew_cb (gpointer user_data)
+{
+  MailerImapSync *self = user_data;
+
+  self->renew_id = 0;
+  if (self->idling && self->client != NULL)
+    mailer_imap_client_idle_done (self->client);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+push_selected_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(MailerImapSync) self = user_data;
+  g_autoptr(MailerImapResponse) response = NULL;
+  g_autoptr(GError) error = NULL;
+
+  response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
+  if (response == NULL)
+    {
+      if (self->push && self->retry_id == 0)
+        self->retry_id = g_timeout_add_seconds (self->retry_delay, retry_cb, self);
+      return;
+    }
+  g_free (self->selected);
+  self->selected = g_strdup ("INBOX");
+  push_idle (self);
+}
+
+static void
+push_idle (MailerImapSync *self)
+{
+  if (!self->push || self->idling || self->running || self->client == NULL)
+    return;
+  if (self->wanted)
+    {
+      self->wanted = FALSE;
+      start_run (self, TRUE, self->push_cancellable, push_run_cb, g_object_ref (self));
+      return;
+    }
+  if (!mailer_imap_client_has_capability (self->client, "IDLE"))
+    {
+      /* No push: check every few minutes instead. */
+      if (self->retry_id == 0)
+        self->retry_id = g_timeout_add_seconds (MAX (mailer_account_get_check_interval (self->account), 60),
+                                                retry_cb, self);
+      return;
+    }
+  if (g_strcmp0 (self->selected, "INBOX") != 0)
+    {
+      MailerImapCommand *command = mailer_imap_command_new ("SELECT");
+
+      mailer_imap_command_add_mailbox (command, "INBOX", FALSE, NULL);
+      mailer_imap_client_run_async (self->client, command, NULL, NULL, self->push_cancellable,
+                                    push_selected_cb, g_object_ref (self));
+      return;
+    }
+
+  g_signal_handlers_disconnect_by_func (self->client, untagged_cb, self);
+  g_signal_connect_object (self->client, "untagged", G_CALLBACK (untagged_cb), self, 0);
+  self->idling = TRUE;
+  self->renew_id = g_timeout_add_seconds (IDLE_RENEW_SECONDS, renew_cb, self);
+  mailer_imap_client_idle_async (self->client, self->push_cancellable, idle_finished_cb, g_object_ref (self));
+}
+
+/**
+ * mailer_imap_sync_start_push:
+ *
+ * Keeps the inbox in step as things happen on the server (IDLE), and
+ * replays local changes as soon as mailer_imap_sync_kick() says there are
+ * some.  Reconnects with growing delays when the connection is lost.
+ */
+void
+mailer_imap_sync_start_push (MailerImapSync *self)
+{
+  g_return_if_fail (MAILER_IS_IMAP_SYNC (self));
+
+  if (self->push)
+    return;
+  self->push = TRUE;
+  g_clear_object (&self->push_cancellable);
+  self->push_cancellable = g_cancellable_new ();
+  if (self->running)
+    self->wanted = TRUE;
+  else
+    start_run (self, TRUE, self->push_cancellable, push_run_cb, g_object_ref (self));
+}
+
+void
+mailer_imap_sync_stop_push (MailerImapSync *self)
+{
+  g_return_if_fail (MAILER_IS_IMAP_SYNC (self));
+
+  self->push = FALSE;
+  g_clear_handle_id (&self->renew_id, g_source_remove);
+  g_clear_handle_id (&self->retry_id, g_source_remove);
+  if (self->idling && self->client != NULL)
+    mailer_imap_client_idle_done (self->client);
+  if (self->push_cancellable != NULL)
+    g_cancellable_cancel (self->push_cancellable);
+  g_clear_object (&self->push_cancellable);
+}
+
+/**
+ * mailer_imap_sync_kick:
+ *
+ * Local changes are waiting in the journal: replay them now if the push
+ * loop runs (otherwise the next run does).
+ */
+void
+mailer_imap_sync_kick (MailerImapSync *self)
+{
+  g_return_if_fail (MAILER_IS_IMAP_SYNC (self));
+
+  if (!self->push)
+    return;
+  if (self->idling && self->client != NULL)
+    mailer_imap_client_idle_done (self->client);
+  else if (self->running)
+    self->wanted = TRUE;
+  else if (self->retry_id != 0)
+    {
+      g_clear_handle_id (&self->retry_id, g_source_remove);
+      retry_cb (self);
+    }
+}

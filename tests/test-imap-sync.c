@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Integration: two-way IMAP sync against the private Dovecot fixture, with
+ * Dovecot's own tools as "another client".  The first run stores every
+ * folder's summaries with roles from SPECIAL-USE; what the user does here
+ * (read, flag, move, delete) reaches the server, and what another client
+ * does (flags, expunges, new mail) reaches the store: by a resync, and by
+ * push within seconds.  A recreated mailbox (new UIDVALIDITY) is re-cached,
+ * and a body is fetched on demand, byte for byte.
+ */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <gmime/gmime.h>
+#include <string.h>
+
+#include "mailer-connection.h"
+#include "mailer-imap-sync.h"
+#include "mailer-message-list.h"
+#include "mailer-test-dovecot.h"
+#include "mailer-test-util.h"
+
+#define USER "iris"
+#define PASSWORD "iris pass"
+
+typedef struct
+{
+  MailerTestDovecot *dovecot;
+  char *dir;
+  MailerStore *store;
+  MailerAccount *account;
+  MailerImapSync *sync;
+  guint n_seeded;
+} Fixture;
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR))
+        remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  user_data)
+{
+  g_autofree char *seeds = g_test_build_filename (G_TEST_DIST, "data", NULL);
+  g_autoptr(GDir) dir = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *pin = NULL;
+  const char *name;
+
+  fixture->dovecot = mailer_test_dovecot_new ();
+  mailer_test_dovecot_add_user (fixture->dovecot, USER, PASSWORD);
+  g_assert_true (mailer_test_dovecot_seed (fixture->dovecot, USER, "INBOX", seeds, &error));
+  g_assert_no_error (error);
+  g_assert_true (mailer_test_dovecot_start (fixture->dovecot, &error));
+  g_assert_no_error (error);
+  dir = g_dir_open (seeds, 0, NULL);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_suffix (name, ".eml"))
+      fixture->n_seeded++;
+
+  fixture->dir = g_dir_make_tmp ("mailer-imap-sync-XXXXXX", &error);
+  fixture->store = mailer_store_open (fixture->dir, &error);
+  g_assert_no_error (error);
+
+  pin = mailer_certificate_get_sha256 (mailer_test_dovecot_get_certificate (fixture->dovecot));
+  fixture->account = mailer_account_new (MAILER_ACCOUNT_KIND_IMAP);
+  mailer_account_set_host (fixture->account, "127.0.0.1");
+  mailer_account_set_port (fixture->account, mailer_test_dovecot_get_port (fixture->dovecot, MAILER_TEST_DOVECOT_IMAPS));
+  mailer_account_set_security (fixture->account, MAILER_SECURITY_TLS);
+  mailer_account_set_username (fixture->account, USER);
+  mailer_account_set_pinned_certificate (fixture->account, pin);
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+    GAsyncResult *pending = NULL;
+
+    mailer_store_save_account_async (fixture->store, fixture->account, NULL, mailer_test_store_result_cb, &pending);
+    result = mailer_test_wait_result (&pending, 10);
+    g_assert_true (mailer_store_save_account_finish (fixture->store, result, &error));
+  }
+  fixture->sync = mailer_imap_sync_new (fixture->store, fixture->account, PASSWORD);
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  user_data)
+{
+  g_clear_object (&fixture->sync);
+  mailer_test_dovecot_stop (fixture->dovecot);
+  g_clear_object (&fixture->dovecot);
+  g_clear_object (&fixture->account);
+  g_clear_object (&fixture->store);
+  remove_tree (fixture->dir);
+  g_free (fixture->dir);
+}
+
+static MailerImapSyncResult
+run_sync (Fixture *fixture)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  MailerImapSyncResult out = { 0, };
+  GAsyncResult *pending = NULL;
+
+  mailer_imap_sync_run_async (fixture->sync, NULL, mailer_test_store_result_cb, &pending);
+  result = mailer_test_wait_result (&pending, 60);
+  g_assert_true (mailer_imap_sync_run_finish (fixture->sync, result, &out, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mailer_account_get_connection_state (fixture->account), ==, MAILER_CONNECTION_STATE_ONLINE);
+  return out;
+}
+
+static gint64
+folder_id (Fixture          *fixture,
+           MailerFolderRole  role)
+{
+  g_autoptr(GPtrArray) folders = mailer_store_list_folders (fixture->store, mailer_account_get_id (fixture->account), NULL);
+
+  for (guint i = 0; i < folders->len; i++)
+    if (mailer_folder_get_role (folders->pdata[i]) == role)
+      return mailer_folder_get_id (folders->pdata[i]);
+  g_assert_not_reached ();
+  return 0;
+}
+
+static MailerMessage *
+find_by_subject (Fixture    *fixture,
+                 gint64      folder,
+                 const char *subject)
+{
+  g_autoptr(MailerMessageList) list = mailer_message_list_new_for_folder (fixture->store, folder, NULL);
+
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (list)); i++)
+    {
+      MailerMessage *message = g_list_model_get_item (G_LIST_MODEL (list), i);
+
+      if (g_strcmp0 (mailer_message_get_subject (message), subject) == 0)
+        return message;
+      g_object_unref (message);
+    }
+  return NULL;
+}
+
+static guint
+count (Fixture *fixture,
+       gint64   folder)
+{
+  g_autoptr(MailerMessageList) list = mailer_message_list_new_for_folder (fixture->store, folder, NULL);
+
+  return g_list_model_get_n_items (G_LIST_MODEL (list));
+}
+
+static guint32
+server_uid_of (Fixture    *fixture,
+               const char *mailbox,
+               guint       index)
+{
+  g_autoptr(GArray) uids = mailer_test_dovecot_get_uids (fixture->dovecot, USER, mailbox, NULL);
+
+  g_assert_nonnull (uids);
+  g_assert_cmpuint (index, <, uids->len);
+  return g_array_index (uids, guint32, index);
+}
+
+static void
+change (Fixture *fixture,
+        GArray  *ids,
+        int      what,
+        gint64   dest)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *pending = NULL;
+
+  if (what == 0)
+    mailer_store_set_flags_async (fixture->store, ids, MAILER_MESSAGE_FLAG_SEEN | MAILER_MESSAGE_FLAG_FLAGGED, 0,
+                                  TRUE, NULL, mailer_test_store_result_cb, &pending);
+  else if (what == 1)
+    mailer_store_move_messages_async (fixture->store, ids, dest, TRUE, NULL, mailer_test_store_result_cb, &pending);
+  else
+    mailer_store_delete_messages_async (fixture->store, ids, TRUE, NULL, mailer_test_store_result_cb, &pending);
+  result = mailer_test_wait_result (&pending, 10);
+  g_assert_true (g_task_propagate_boolean (G_TASK (result), &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_initial_sync (Fixture       *fixture,
+                   gconstpointer  user_data)
+{
+  MailerImapSyncResult out = run_sync (fixture);
+  g_autoptr(MailerMessage) accented = NULL;
+  g_autoptr(MailerMessage) attached = NULL;
+  g_autoptr(GPtrArray) folders = NULL;
+  gint64 inbox = folder_id (fixture, MAILER_FOLDER_ROLE_INBOX);
+
+  g_assert_cmpuint (out.n_new, ==, fixture->n_seeded);
+  g_assert_cmpuint (count (fixture, inbox), ==, fixture->n_seeded);
+
+  /* Roles from SPECIAL-USE. */
+  g_assert_cmpint (folder_id (fixture, MAILER_FOLDER_ROLE_SENT), >, 0);
+  g_assert_cmpint (folder_id (fixture, MAILER_FOLDER_ROLE_TRASH), >, 0);
+  g_assert_cmpint (folder_id (fixture, MAILER_FOLDER_ROLE_ARCHIVE), >, 0);
+
+  /* Summaries from ENVELOPE and BODYSTRUCTURE, decoded. */
+  accented = find_by_subject (fixture, inbox, "Réunion de l'équipe — ordre du jour");
+  g_assert_nonnull (accented);
+  g_assert_cmpstr (mailer_message_get_sender (accented), ==, "Amélie Lefèvre");
+  g_assert_cmpint (mailer_message_get_body_state (accented), ==, MAILER_BODY_STATE_NONE);
+  attached = find_by_subject (fixture, inbox, "Icon for the new mail app");
+  if (attached == NULL)
+    {
+      /* Whatever the attachment fixture's subject is, one message has one. */
+      g_autoptr(MailerMessageList) list = mailer_message_list_new_for_folder (fixture->store, inbox, NULL);
+      guint with = 0;
+
+      for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (list)); i++)
+        {
+          g_autoptr(MailerMessage) m = g_list_model_get_item (G_LIST_MODEL (list), i);
+
+          with += mailer_message_get_has_attachment (m);
+        }
+      g_assert_cmpuint (with, ==, 1);
+    }
+
+  /* The thread fixture is one conversation, from References. */
+  {
+    g_autoptr(MailerMessage) root = find_by_subject (fixture, inbox, "Moving the build server to the new rack");
+    g_autoptr(GArray) thread = NULL;
+
+    g_assert_nonnull (root);
+    thread = mailer_store_list_thread (fixture->store, mailer_message_get_thread_id (root), NULL);
+    g_assert_cmpuint (thread->len, ==, 6);
+  }
+
+  /* A second run with nothing changed fetches nothing. */
+  out = run_sync (fixture);
+  g_assert_cmpuint (out.n_new, ==, 0);
+  g_assert_cmpuint (out.n_vanished, ==, 0);
+  g_assert_cmpuint (count (fixture, inbox), ==, fixture->n_seeded);
+}
+
+static void
+test_local_changes_reach_server (Fixture       *fixture,
+                                 gconstpointer  user_data)
+{
+  g_autoptr(MailerMessageList) list = NULL;
+  g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GError) error = NULL;
+  g_autofree char *flags = NULL;
+  gint64 inbox, archive;
+  gint64 read_id, moved_id, deleted_id;
+  guint32 read_uid;
+  MailerImapSyncResult out;
+
+  run_sync (fixture);
+  inbox = folder_id (fixture, MAILER_FOLDER_ROLE_INBOX);
+  archive = folder_id (fixture, MAILER_FOLDER_ROLE_ARCHIVE);
+  list = mailer_message_list_new_for_folder (fixture->store, inbox, NULL);
+  read_id = mailer_message_list_get_id (list, 0);
+  moved_id = mailer_message_list_get_id (list, 1);
+  deleted_id = mailer_message_list_get_id (list, 2);
+  {
+    gint64 uid = 0;
+
+    mailer_store_get_server_ids (fixture->store, read_id, NULL, &uid, NULL, NULL);
+    read_uid = uid;
+  }
+
+  g_array_append_val (ids, read_id);
+  change (fixture, ids, 0, 0);
+  g_array_index (ids, gint64, 0) = moved_id;
+  change (fixture, ids, 1, archive);
+  g_array_index (ids, gint64, 0) = deleted_id;
+  change (fixture, ids, 2, 0);
+
+  out = run_sync (fixture);
+  g_assert_cmpuint (out.n_replayed, ==, 3);
+  g_assert_cmpuint (mailer_store_list_journal (fixture->store, mailer_account_get_id (fixture->account), NULL)->len, ==, 0);
+
+  /* What another client sees. */
+  flags = mailer_test_dovecot_get_flags (fixture->dovecot, USER, "INBOX", read_uid, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (flags, "\\Seen"));
+  g_assert_nonnull (strstr (flags, "\\Flagged"));
+  g_assert_cmpint (mailer_test_dovecot_count (fixture->dovecot, USER, "INBOX", NULL), ==, fixture->n_seeded - 2);
+  g_assert_cmpint (mailer_test_dovecot_count (fixture->dovecot, USER, "Archive", NULL), ==, 1);
+
+  /* The moved message got its new UID (COPYUID): no second copy. */
+  out = run_sync (fixture);
+  g_assert_cmpuint (out.n_new, ==, 0);
+  g_assert_cmpuint (count (fixture, archive), ==, 1);
+  g_assert_cmpuint (count (fixture, inbox), ==, fixture->n_seeded - 2);
+}
+
+static void
+test_server_changes_reach_store (Fixture       *fixture,
+                                 gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) late = g_bytes_new_static ("Subject: Late news\r\nMessage-ID: <late@example.org>\r\n\r\nhi\r\n", 58);
+  gint64 inbox;
+  guint32 flagged_uid, expunged_uid;
+  MailerImapSyncResult out;
+
+  run_sync (fixture);
+  inbox = folder_id (fixture, MAILER_FOLDER_ROLE_INBOX);
+  flagged_uid = server_uid_of (fixture, "INBOX", 0);
+  expunged_uid = server_uid_of (fixture, "INBOX", 1);
+
+  g_assert_true (mailer_test_dovecot_add_flags (fixture->dovecot, USER, "INBOX", flagged_uid, "\\Seen \\Flagged $Work", &error));
+  g_assert_true (mailer_test_dovecot_expunge (fixture->dovecot, USER, "INBOX", expunged_uid, &error));
+  g_assert_true (mailer_test_dovecot_append (fixture->dovecot, USER, "INBOX", late, NULL, NULL, &error));
+  g_assert_no_error (error);
+
+  out = run_sync (fixture);
+  g_assert_cmpuint (out.n_new, ==, 1);
+  g_assert_cmpuint (out.n_vanished, ==, 1);
+  g_assert_cmpuint (out.n_flag_changes, >=, 1);
+  g_assert_cmpuint (count (fixture, inbox), ==, fixture->n_seeded);
+
+  {
+    g_autoptr(MailerMessageList) list = mailer_message_list_new_for_folder (fixture->store, inbox, NULL);
+    gboolean found = FALSE;
+
+    for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (list)); i++)
+      {
+        g_autoptr(MailerMessage) message = g_list_model_get_item (G_LIST_MODEL (list), i);
+        gint64 uid = 0;
+
+        mailer_store_get_server_ids (fixture->store, mailer_message_get_id (message), NULL, &uid, NULL, NULL);
+        g_assert_cmpint (uid, !=, expunged_uid);
+        if (uid == flagged_uid)
+          {
+            found = TRUE;
+            g_assert_false (mailer_message_get_unread (message));
+            g_assert_true (mailer_message_get_flagged (message));
+            g_assert_cmpstr (mailer_message_get_keywords (message), ==, "$Work");
+          }
+      }
+    g_assert_true (found);
+  }
+}
+
+static void
+test_push (Fixture       *fixture,
+           gconstpointer  user_data)
+{
+  g_autoptr(GBytes) pushed = g_bytes_new_static ("Subject: Pushed\r\nMessage-ID: <pushed@example.org>\r\n\r\nhi\r\n", 55);
+  g_autoptr(GError) error = NULL;
+  gint64 inbox, start;
+  guint32 uid;
+
+  run_sync (fixture);
+  inbox = folder_id (fixture, MAILER_FOLDER_ROLE_INBOX);
+  mailer_imap_sync_start_push (fixture->sync);
+  /* Let the loop settle into IDLE. */
+  for (int i = 0; i < 300; i++)
+    g_main_context_iteration (NULL, FALSE), g_usleep (1000);
+
+  start = g_get_monotonic_time ();
+  g_assert_true (mailer_test_dovecot_append (fixture->dovecot, USER, "INBOX", pushed, NULL, NULL, &error));
+  g_assert_no_error (error);
+  while (count (fixture, inbox) != fixture->n_seeded + 1)
+    {
+      g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (2000);
+    }
+  g_test_message ("New mail in the store %.0f ms after delivery", (g_get_monotonic_time () - start) / 1000.0);
+
+  /* Another client reads a message: the flag arrives by push too. */
+  uid = server_uid_of (fixture, "INBOX", 0);
+  start = g_get_monotonic_time ();
+  g_assert_true (mailer_test_dovecot_add_flags (fixture->dovecot, USER, "INBOX", uid, "\\Seen", &error));
+  while (TRUE)
+    {
+      g_autoptr(MailerMessageList) list = mailer_message_list_new_for_folder (fixture->store, inbox, NULL);
+      gboolean seen = FALSE;
+
+      for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (list)); i++)
+        {
+          g_autoptr(MailerMessage) message = g_list_model_get_item (G_LIST_MODEL (list), i);
+          gint64 u = 0;
+
+          mailer_store_get_server_ids (fixture->store, mailer_message_get_id (message), NULL, &u, NULL, NULL);
+          if (u == uid && !mailer_message_get_unread (message))
+            seen = TRUE;
+        }
+      if (seen)
+        break;
+      g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (2000);
+    }
+  g_test_message ("Flag change in the store %.0f ms after it was made", (g_get_monotonic_time () - start) / 1000.0);
+
+  /* A change made here is replayed at once when kicked. */
+  {
+    g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+    g_autoptr(MailerMessageList) list = mailer_message_list_new_for_folder (fixture->store, inbox, NULL);
+    gint64 id = mailer_message_list_get_id (list, 3);
+    gint64 u = 0;
+
+    mailer_store_get_server_ids (fixture->store, id, NULL, &u, NULL, NULL);
+    g_array_append_val (ids, id);
+    change (fixture, ids, 0, 0);
+    mailer_imap_sync_kick (fixture->sync);
+    start = g_get_monotonic_time ();
+    while (TRUE)
+      {
+        g_autofree char *flags = mailer_test_dovecot_get_flags (fixture->dovecot, USER, "INBOX", u, NULL);
+
+        if (flags != NULL && strstr (flags, "\\Flagged") != NULL)
+          break;
+        g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+        for (int i = 0; i < 20; i++)
+          g_main_context_iteration (NULL, FALSE), g_usleep (1000);
+      }
+  }
+  mailer_imap_sync_stop_push (fixture->sync);
+}
+
+static void
+test_uidvalidity_change (Fixture       *fixture,
+                         gconstpointer  user_data)
+{
+  g_autoptr(GBytes) one = g_bytes_new_static ("Subject: Only one\r\n\r\nx\r\n", 24);
+  g_autoptr(GError) error = NULL;
+  gint64 archive;
+
+  g_assert_true (mailer_test_dovecot_append (fixture->dovecot, USER, "Archive", one, NULL, NULL, &error));
+  g_assert_true (mailer_test_dovecot_append (fixture->dovecot, USER, "Archive", one, NULL, NULL, &error));
+  run_sync (fixture);
+  archive = folder_id (fixture, MAILER_FOLDER_ROLE_ARCHIVE);
+  g_assert_cmpuint (count (fixture, archive), ==, 2);
+
+  /* Recreated by another client: new UIDVALIDITY, one message. */
+  g_assert_true (mailer_test_dovecot_delete_mailbox (fixture->dovecot, USER, "Archive", &error));
+  g_assert_true (mailer_test_dovecot_append (fixture->dovecot, USER, "Archive", one, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (run_sync (fixture).n_reset, ==, 1);
+  g_assert_cmpuint (count (fixture, archive), ==, 1);
+  g_assert_cmpuint (run_sync (fixture).n_reset, ==, 0);
+}
+
+static void
+test_fetch_body (Fixture       *fixture,
+                 gconstpointer  user_data)
+{
+  g_autoptr(MailerMessage) message = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GBytes) raw = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "latin1-body.eml", NULL);
+  g_autofree char *expected = NULL;
+  gsize expected_len;
+  GAsyncResult *pending = NULL;
+
+  run_sync (fixture);
+  message = find_by_subject (fixture, folder_id (fixture, MAILER_FOLDER_ROLE_INBOX), "Grüße aus München");
+  g_assert_nonnull (message);
+  g_assert_null (mailer_store_get_raw (fixture->store, mailer_message_get_id (message), NULL));
+
+  mailer_imap_sync_fetch_body_async (fixture->sync, mailer_message_get_id (message), NULL,
+                                     mailer_test_store_result_cb, &pending);
+  result = mailer_test_wait_result (&pending, 20);
+  g_assert_true (mailer_imap_sync_fetch_body_finish (fixture->sync, result, &error));
+  g_assert_no_error (error);
+
+  raw = mailer_store_get_raw (fixture->store, mailer_message_get_id (message), &error);
+  g_assert_no_error (error);
+  g_file_get_contents (path, &expected, &expected_len, NULL);
+  /* The server stores lines with CRLF; the fixture file has LF. */
+  {
+    g_autoptr(GString) crlf = g_string_new (NULL);
+
+    for (gsize i = 0; i < expected_len; i++)
+      {
+        if (expected[i] == '\n' && (i == 0 || expected[i - 1] != '\r'))
+          g_string_append_c (crlf, '\r');
+        g_string_append_c (crlf, expected[i]);
+      }
+    g_assert_cmpuint (g_bytes_get_size (raw), ==, crlf->len);
+    g_assert_true (memcmp (g_bytes_get_data (raw, NULL), crlf->str, crlf->len) == 0);
+  }
+  g_assert_cmpint (mailer_message_get_body_state (message), ==, MAILER_BODY_STATE_COMPLETE);
+  g_assert_true (g_utf8_strlen (mailer_message_get_preview (message), -1) > 10);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_mime_init ();
+
+#define ADD(path, func) \
+  g_test_add ("/imap-sync/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("initial", test_initial_sync);
+  ADD ("local-changes-reach-server", test_local_changes_reach_server);
+  ADD ("server-changes-reach-store", test_server_changes_reach_store);
+  ADD ("push", test_push);
+  ADD ("uidvalidity-change", test_uidvalidity_change);
+  ADD ("fetch-body", test_fetch_body);
+#undef ADD
+
+  return g_test_run ();
+}
