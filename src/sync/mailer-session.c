@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include "mailer-imap-sync.h"
 #include "mailer-pop3-sync.h"
 #include "mailer-secrets.h"
 #include "mailer-session.h"
@@ -21,6 +22,8 @@ struct _MailerSession
   gulong changed_id;
   GHashTable *running;     /* MailerAccount -> GCancellable of its sync */
   GHashTable *timers;      /* MailerAccount -> GSource id of its periodic check */
+  GHashTable *imap;        /* MailerAccount -> MailerImapSync, kept for push */
+  gboolean push;
 };
 
 G_DEFINE_FINAL_TYPE (MailerSession, mailer_session, G_TYPE_OBJECT)
@@ -44,6 +47,16 @@ mailer_session_dispose (GObject *object)
     }
   g_clear_pointer (&self->running, g_hash_table_unref);
   g_clear_pointer (&self->timers, g_hash_table_unref);
+  if (self->imap != NULL)
+    {
+      GHashTableIter iter;
+      gpointer sync;
+
+      g_hash_table_iter_init (&iter, self->imap);
+      while (g_hash_table_iter_next (&iter, NULL, &sync))
+        mailer_imap_sync_stop_push (sync);
+    }
+  g_clear_pointer (&self->imap, g_hash_table_unref);
   g_clear_object (&self->accounts);
   g_clear_pointer (&self->folders, g_hash_table_unref);
   g_clear_object (&self->store);
@@ -66,6 +79,7 @@ mailer_session_init (MailerSession *self)
   self->folders = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_object_unref);
   self->running = g_hash_table_new_full (NULL, NULL, g_object_unref, g_object_unref);
   self->timers = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
+  self->imap = g_hash_table_new_full (NULL, NULL, g_object_unref, g_object_unref);
 }
 
 static MailerAccount *
@@ -135,6 +149,27 @@ load_folders (MailerSession  *self,
   return TRUE;
 }
 
+/* Local changes to an IMAP account wait in the journal: tell its sync
+ * to replay them now. */
+static void
+kick_imap (MailerSession      *self,
+           MailerStoreChanges *changes)
+{
+  GHashTableIter iter;
+  gpointer account, sync;
+
+  if (changes->updated->len == 0 && changes->removed->len == 0)
+    return;
+  g_hash_table_iter_init (&iter, self->imap);
+  while (g_hash_table_iter_next (&iter, &account, &sync))
+    {
+      g_autoptr(GPtrArray) journal = mailer_store_list_journal (self->store, mailer_account_get_id (account), NULL);
+
+      if (journal != NULL && journal->len > 0)
+        mailer_imap_sync_kick (sync);
+    }
+}
+
 /* Folder counts follow the store; a folder that appeared joins its
  * account's tree. */
 static void
@@ -142,6 +177,8 @@ store_changed_cb (MailerStore        *store,
                   MailerStoreChanges *changes,
                   MailerSession      *self)
 {
+  kick_imap (self, changes);
+
   for (guint i = 0; i < changes->folders->len; i++)
     {
       gint64 id = g_array_index (changes->folders, gint64, i);
@@ -437,6 +474,20 @@ mailer_session_remove_account_finish (MailerSession  *self,
 /* Syncing */
 
 static void
+fetch_body_done_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (!mailer_imap_sync_fetch_body_finish (MAILER_IMAP_SYNC (source), result, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
 pop3_done_cb (GObject      *source,
               GAsyncResult *result,
               gpointer      user_data)
@@ -459,6 +510,29 @@ pop3_done_cb (GObject      *source,
 }
 
 static void
+imap_done_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerSession *self = g_task_get_source_object (task);
+  MailerAccount *account = g_task_get_task_data (task);
+  MailerImapSyncResult sync_result = { 0, };
+  GError *error = NULL;
+
+  g_hash_table_remove (self->running, account);
+  if (!mailer_imap_sync_run_finish (MAILER_IMAP_SYNC (source), result, &sync_result, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  load_folders (self, account, NULL);
+  if (self->push)
+    mailer_imap_sync_start_push (MAILER_IMAP_SYNC (source));
+  g_task_return_int (task, sync_result.n_new);
+}
+
+static void
 password_cb (GObject      *source,
              GAsyncResult *result,
              gpointer      user_data)
@@ -471,7 +545,7 @@ password_cb (GObject      *source,
   char *password;
 
   password = mailer_secrets_lookup_password_finish (result, &error);
-  if (password == NULL || mailer_account_get_kind (account) != MAILER_ACCOUNT_KIND_POP3)
+  if (password == NULL)
     g_hash_table_remove (self->running, account);
   if (password == NULL)
     {
@@ -485,11 +559,18 @@ password_cb (GObject      *source,
       return;
     }
 
-  if (mailer_account_get_kind (account) != MAILER_ACCOUNT_KIND_POP3)
+  if (mailer_account_get_kind (account) == MAILER_ACCOUNT_KIND_IMAP)
     {
+      MailerImapSync *imap = g_hash_table_lookup (self->imap, account);
+
+      if (imap == NULL)
+        {
+          imap = mailer_imap_sync_new (self->store, account, password);
+          g_hash_table_insert (self->imap, g_object_ref (account), imap);
+        }
       mailer_secrets_free_password (password);
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                               "Syncing IMAP accounts is not available yet");
+      mailer_imap_sync_run_async (imap, g_hash_table_lookup (self->running, account),
+                                  imap_done_cb, g_object_ref (task));
       return;
     }
 
@@ -580,8 +661,9 @@ periodic_check_cb (gpointer user_data)
   MailerAccount *account = user_data;
   MailerSession *self = g_object_get_data (G_OBJECT (account), "mailer-session");
 
-  if (self != NULL && !g_hash_table_contains (self->running, account) &&
-      mailer_account_get_kind (account) == MAILER_ACCOUNT_KIND_POP3)
+  /* POP3 checks for mail; IMAP resyncs every folder (push covers only
+   * the inbox). */
+  if (self != NULL && !g_hash_table_contains (self->running, account))
     mailer_session_sync_account_async (self, account, NULL, periodic_done_cb, NULL);
   return G_SOURCE_CONTINUE;
 }
@@ -635,4 +717,71 @@ mailer_session_sync_account_finish (MailerSession  *self,
 {
   g_return_val_if_fail (g_task_is_valid (result, self), -1);
   return g_task_propagate_int (G_TASK (result), error);
+}
+
+/**
+ * mailer_session_set_push:
+ *
+ * Keeps IMAP accounts in step as things happen on the server (IDLE), from
+ * their next sync on, and replays local changes at once.
+ */
+void
+mailer_session_set_push (MailerSession *self,
+                         gboolean       enabled)
+{
+  GHashTableIter iter;
+  gpointer sync;
+
+  g_return_if_fail (MAILER_IS_SESSION (self));
+
+  self->push = enabled;
+  g_hash_table_iter_init (&iter, self->imap);
+  while (g_hash_table_iter_next (&iter, NULL, &sync))
+    {
+      if (enabled)
+        mailer_imap_sync_start_push (sync);
+      else
+        mailer_imap_sync_stop_push (sync);
+    }
+}
+
+/**
+ * mailer_session_fetch_body_async:
+ *
+ * Downloads a message's body from its IMAP server (POP3 mail is stored
+ * whole already, unless it was over the size limit: then the rest).
+ */
+void
+mailer_session_fetch_body_async (MailerSession       *self,
+                                 MailerAccount       *account,
+                                 gint64               message_id,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  MailerImapSync *imap;
+
+  g_return_if_fail (MAILER_IS_SESSION (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mailer_session_fetch_body_async);
+  imap = g_hash_table_lookup (self->imap, account);
+  if (imap == NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                               "Not downloaded — available when online");
+      return;
+    }
+  mailer_imap_sync_fetch_body_async (imap, message_id, cancellable,
+                                     (GAsyncReadyCallback) fetch_body_done_cb, g_object_ref (task));
+}
+
+gboolean
+mailer_session_fetch_body_finish (MailerSession  *self,
+                                  GAsyncResult   *result,
+                                  GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -54,4 +54,16 @@ gboolean       mailer_session_is_syncing            (MailerSession        *self,
 void           mailer_session_set_periodic_checks   (MailerSession        *self,
                                                      gboolean              enabled);
 
+void           mailer_session_set_push              (MailerSession        *self,
+                                                     gboolean              enabled);
+void           mailer_session_fetch_body_async      (MailerSession        *self,
+                                                     MailerAccount        *account,
+                                                     gint64                message_id,
+                                                     GCancellable         *cancellable,
+                                                     GAsyncReadyCallback   callback,
+                                                     gpointer              user_data);
+gboolean       mailer_session_fetch_body_finish     (MailerSession        *self,
+                                                     GAsyncResult         *result,
+                                                     GError              **error);
+
 G_END_DECLS
