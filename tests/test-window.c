@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 
 #include "mailer-account-row.h"
+#include "mailer-message-row.h"
 #include "mailer-session.h"
 #include "mailer-test-util.h"
 #include "mailer-window.h"
@@ -196,14 +197,14 @@ test_window_shows_accounts (void)
   g_assert_cmpstr (mailer_account_get_display_name (second), ==, "Home (POP3)");
   g_assert_cmpint (mailer_account_get_kind (second), ==, MAILER_ACCOUNT_KIND_POP3);
 
-  /* The first account is selected and shown. */
+  /* "All Inboxes" comes first and is shown; the accounts follow. */
   selection = gtk_list_view_get_model (mailer_window_get_accounts_view (window));
   g_assert_true (gtk_selection_model_is_selected (selection, 0));
   g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (window)), ==, "Mailer");
   save_screenshot (GTK_WIDGET (window), "window-accounts");
 
-  gtk_selection_model_select_item (selection, 1, TRUE);
-  g_assert_true (gtk_selection_model_is_selected (selection, 1));
+  gtk_selection_model_select_item (selection, 2, TRUE);
+  g_assert_true (gtk_selection_model_is_selected (selection, 2));
   g_main_context_iteration (NULL, FALSE);
   save_screenshot (GTK_WIDGET (window), "window-pop3-account");
 
@@ -229,6 +230,125 @@ test_window_empty (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static void
+collect_message_rows (GtkWidget *widget,
+                      GPtrArray *rows)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      if (MAILER_IS_MESSAGE_ROW (child) && gtk_widget_get_mapped (child))
+        g_ptr_array_add (rows, child);
+      collect_message_rows (child, rows);
+    }
+}
+
+static gboolean
+has_message_rows (gpointer data)
+{
+  g_autoptr(GPtrArray) rows = g_ptr_array_new ();
+
+  collect_message_rows (data, rows);
+  return rows->len > 0;
+}
+
+static void
+test_window_messages (void)
+{
+  g_autoptr(MailerSession) session = make_session (1);
+  g_autoptr(MailerAccount) account = g_list_model_get_item (mailer_session_get_accounts (session), 0);
+  g_autoptr(MailerFolder) inbox = mailer_folder_new (mailer_account_get_id (account), "INBOX");
+  g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func ((GDestroyNotify) mailer_store_new_message_free);
+  g_autoptr(GPtrArray) rows = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  const char * const files[] = { "plain.eml", "rfc2047-subject.eml", "attachment.eml", "thread-01.eml",
+                                 "thread-02.eml", "latin1-body.eml", "rfc2047-japanese.eml" };
+  MailerStore *store = mailer_session_get_store (session);
+  GtkSelectionModel *list_selection;
+  g_autoptr(MailerMessage) first = NULL;
+  MailerWindow *window;
+
+  mailer_folder_set_role (inbox, MAILER_FOLDER_ROLE_INBOX);
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+    GAsyncResult *pending = NULL;
+
+    mailer_store_save_folder_async (store, inbox, NULL, mailer_test_store_result_cb, &pending);
+    result = mailer_test_wait_result (&pending, 10);
+    g_assert_true (mailer_store_save_folder_finish (store, result, &error));
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", files[i], NULL);
+      MailerStoreNewMessage *message = mailer_store_new_message_new ();
+      char *contents;
+      gsize len;
+
+      g_assert_true (g_file_get_contents (path, &contents, &len, NULL));
+      message->raw = g_bytes_new_take (contents, len);
+      message->uid = i + 1;
+      message->flags = i % 3 == 0 ? MAILER_MESSAGE_FLAG_SEEN : 0;
+      if (i == 1)
+        message->flags |= MAILER_MESSAGE_FLAG_FLAGGED;
+      g_ptr_array_add (messages, message);
+    }
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autoptr(GArray) ids = NULL;
+    GAsyncResult *pending = NULL;
+
+    mailer_store_add_messages_async (store, mailer_folder_get_id (inbox), messages, NULL,
+                                     mailer_test_store_result_cb, &pending);
+    result = mailer_test_wait_result (&pending, 10);
+    ids = mailer_store_add_messages_finish (store, result, &error);
+    g_assert_no_error (error);
+  }
+
+  window = mailer_window_new (NULL, session, NULL);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 720);
+  gtk_window_present (GTK_WINDOW (window));
+  wait_until (window_is_drawn, window);
+
+  /* "All Inboxes" shows every message, newest first. */
+  wait_until (has_message_rows, mailer_window_get_messages_view (window));
+  collect_message_rows (GTK_WIDGET (mailer_window_get_messages_view (window)), rows);
+  g_assert_cmpuint (rows->len, ==, G_N_ELEMENTS (files));
+  list_selection = gtk_list_view_get_model (mailer_window_get_messages_view (window));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list_selection)), ==, G_N_ELEMENTS (files));
+  first = g_list_model_get_item (G_LIST_MODEL (list_selection), 0);
+  save_screenshot (GTK_WIDGET (window), "window-messages");
+
+  /* Opening a message shows it, and marks it read after the delay. */
+  gtk_selection_model_select_item (list_selection, 0, TRUE);
+  g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpstr (mailer_window_get_reader_subject (window), ==, mailer_message_get_subject (first));
+  save_screenshot (GTK_WIDGET (window), "window-reader");
+  if (mailer_message_get_unread (first))
+    {
+      gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+      while (mailer_message_get_unread (first) && g_get_monotonic_time () < deadline)
+        g_main_context_iteration (NULL, TRUE);
+      g_assert_false (mailer_message_get_unread (first));
+    }
+
+  /* The account's inbox in the tree below the account shows the same. */
+  {
+    GtkSelectionModel *sidebar = gtk_list_view_get_model (mailer_window_get_accounts_view (window));
+    g_autoptr(GtkTreeListRow) row = g_list_model_get_item (G_LIST_MODEL (sidebar), 2);
+    g_autoptr(GObject) item = gtk_tree_list_row_get_item (row);
+
+    g_assert_true (MAILER_IS_FOLDER (item));
+    g_assert_cmpstr (mailer_folder_get_path (MAILER_FOLDER (item)), ==, "INBOX");
+    gtk_selection_model_select_item (sidebar, 2, TRUE);
+    g_main_context_iteration (NULL, FALSE);
+    g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (gtk_list_view_get_model (mailer_window_get_messages_view (window)))),
+                      ==, G_N_ELEMENTS (files));
+  }
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -239,6 +359,7 @@ main (int   argc,
 
   g_test_add_func ("/ui/window/accounts", test_window_shows_accounts);
   g_test_add_func ("/ui/window/empty", test_window_empty);
+  g_test_add_func ("/ui/window/messages", test_window_messages);
 
   return g_test_run ();
 }

@@ -121,6 +121,14 @@ mailer_application_activate (GApplication *app)
 
       window = GTK_WINDOW (mailer_window_new (GTK_APPLICATION (app), self->session,
                                               self->session_error));
+      if (self->session != NULL)
+        {
+          /* Check for mail now, keep IMAP accounts in step as things
+           * happen, and check again on each account's interval. */
+          mailer_session_set_push (self->session, TRUE);
+          mailer_session_set_periodic_checks (self->session, TRUE);
+          mailer_window_refresh (MAILER_WINDOW (window));
+        }
     }
 
   gtk_window_present (window);

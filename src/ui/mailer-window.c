@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
- * MailerWindow: the main window.  A sidebar lists the accounts; the
- * content pane shows the selected one.  It collapses to one pane on
- * narrow screens.
+ * MailerWindow: the main window.  The sidebar shows "All Inboxes", then
+ * each account with its folder tree (a GtkTreeListModel over the
+ * session's models, with unread counts); the content pane shows the chosen
+ * folder's messages (a lazy MailerMessageList) beside the reader.  It
+ * collapses to one pane on narrow screens.
  */
 #include "config.h"
 
 #include <glib/gi18n.h>
 
 #include "mailer-account-row.h"
+#include "mailer-message-list.h"
+#include "mailer-message-row.h"
 #include "mailer-window.h"
 
 struct _MailerWindow
@@ -28,6 +32,27 @@ struct _MailerWindow
   AdwStatusPage *account_page;
   AdwWindowTitle *content_title;
   GtkLabel *account_explanation;
+  GtkStack *content_stack;
+  GtkStack *list_stack;
+  GtkListView *messages_view;
+  GtkStack *reader_stack;
+  GtkLabel *reader_subject;
+  GtkLabel *reader_from;
+  GtkLabel *reader_date;
+  GtkLabel *reader_to;
+  GtkStack *body_stack;
+  GtkLabel *reader_body;
+  GtkSpinner *reader_spinner;
+  AdwStatusPage *reader_unavailable;
+
+  GListStore *roots;             /* "All Inboxes", then the accounts */
+  MailerFolder *unified;
+  GtkTreeListModel *tree;
+  GtkSingleSelection *messages_selection;
+  MailerMessageList *list;
+  MailerMessage *shown;
+  GCancellable *body_cancellable;
+  guint mark_read_id;
 };
 
 G_DEFINE_FINAL_TYPE (MailerWindow, mailer_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -39,7 +64,6 @@ update_sidebar (MailerWindow *self)
 
   if (self->session == NULL)
     return;
-
   accounts = mailer_session_get_accounts (self->session);
   gtk_stack_set_visible_child_name (self->sidebar_stack,
                                     g_list_model_get_n_items (accounts) > 0 ? "accounts" : "empty");
@@ -107,10 +131,213 @@ show_account (MailerWindow  *self,
                            "Changes made here do not reach the server."));
 }
 
+static MailerAccount *
+account_for_folder (MailerWindow *self,
+                    gint64        folder_id)
+{
+  MailerFolder *folder = mailer_session_get_folder (self->session, folder_id);
+  GListModel *accounts = mailer_session_get_accounts (self->session);
+
+  if (folder == NULL)
+    return NULL;
+  for (guint i = 0; i < g_list_model_get_n_items (accounts); i++)
+    {
+      g_autoptr(MailerAccount) account = g_list_model_get_item (accounts, i);
+
+      if (mailer_account_get_id (account) == mailer_folder_get_account_id (folder))
+        return account;
+    }
+  return NULL;
+}
+
+/* The reader */
+
+static gboolean
+mark_read_cb (gpointer user_data)
+{
+  MailerWindow *self = user_data;
+  g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  gint64 id;
+
+  self->mark_read_id = 0;
+  if (self->shown == NULL || !mailer_message_get_unread (self->shown))
+    return G_SOURCE_REMOVE;
+  id = mailer_message_get_id (self->shown);
+  g_array_append_val (ids, id);
+  /* Journalled: an IMAP server hears of it; POP3 keeps it here. */
+  mailer_store_set_flags_async (mailer_session_get_store (self->session), ids,
+                                MAILER_MESSAGE_FLAG_SEEN, 0, TRUE, NULL, NULL, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static void show_message (MailerWindow  *self,
+                          MailerMessage *message);
+
+static void
+body_fetched_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(MailerWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!mailer_session_fetch_body_finish (MAILER_SESSION (source), result, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      gtk_spinner_stop (self->reader_spinner);
+      adw_status_page_set_description (self->reader_unavailable, error->message);
+      gtk_stack_set_visible_child_name (self->body_stack, "unavailable");
+      return;
+    }
+  if (self->shown != NULL)
+    show_message (self, self->shown);
+}
+
+static void
+show_message (MailerWindow  *self,
+              MailerMessage *message)
+{
+  MailerStore *store = mailer_session_get_store (self->session);
+  g_autoptr(GBytes) raw = NULL;
+  g_autofree char *date = NULL;
+  g_autofree char *from = NULL;
+  g_autofree char *to = NULL;
+  guint delay;
+
+  g_clear_handle_id (&self->mark_read_id, g_source_remove);
+  if (message != self->shown)
+    {
+      g_cancellable_cancel (self->body_cancellable);
+      g_clear_object (&self->body_cancellable);
+    }
+  g_set_object (&self->shown, message);
+  if (message == NULL)
+    {
+      gtk_stack_set_visible_child_name (self->reader_stack, "none");
+      return;
+    }
+
+  gtk_label_set_label (self->reader_subject, *mailer_message_get_subject (message)
+                                             ? mailer_message_get_subject (message) : _("(No subject)"));
+  if (mailer_message_get_sender_address (message) && *mailer_message_get_sender_address (message) &&
+      g_strcmp0 (mailer_message_get_sender (message), mailer_message_get_sender_address (message)) != 0)
+    from = g_strdup_printf ("%s <%s>", mailer_message_get_sender (message),
+                            mailer_message_get_sender_address (message));
+  else
+    from = g_strdup (mailer_message_get_sender (message));
+  gtk_label_set_label (self->reader_from, from ? from : "");
+  {
+    g_autoptr(GDateTime) when = mailer_message_get_date (message) > 0
+                                ? g_date_time_new_from_unix_local (mailer_message_get_date (message)) : NULL;
+
+    date = when ? g_date_time_format (when, "%c") : g_strdup ("");
+  }
+  gtk_label_set_label (self->reader_date, date);
+  /* Translators: the recipients line of an open message */
+  to = g_strdup_printf (_("To: %s"), mailer_message_get_recipients (message));
+  gtk_label_set_label (self->reader_to, to);
+  gtk_stack_set_visible_child_name (self->reader_stack, "message");
+
+  raw = mailer_store_get_raw (store, mailer_message_get_id (message), NULL);
+  if (raw != NULL)
+    {
+      g_autoptr(MailerMimeSummary) summary = mailer_mime_parse (raw, NULL);
+      const char *text = summary && summary->body_text && *summary->body_text ? summary->body_text : NULL;
+
+      gtk_label_set_label (self->reader_body, text ? text : _("This message has no text."));
+      gtk_stack_set_visible_child_name (self->body_stack, "text");
+      gtk_spinner_stop (self->reader_spinner);
+    }
+  else
+    {
+      MailerAccount *account = account_for_folder (self, mailer_message_get_folder_id (message));
+
+      /* Only the summary is here: fetch the rest (IMAP). */
+      gtk_spinner_start (self->reader_spinner);
+      gtk_stack_set_visible_child_name (self->body_stack, "loading");
+      if (self->body_cancellable == NULL && account != NULL)
+        {
+          self->body_cancellable = g_cancellable_new ();
+          mailer_session_fetch_body_async (self->session, account, mailer_message_get_id (message),
+                                           self->body_cancellable, body_fetched_cb, g_object_ref (self));
+        }
+    }
+
+  if (mailer_message_get_unread (message))
+    {
+      delay = g_settings_get_uint (self->settings, "auto-mark-read-delay");
+      self->mark_read_id = g_timeout_add_seconds (delay, mark_read_cb, self);
+    }
+}
+
+static void
+message_selected_cb (MailerWindow *self)
+{
+  show_message (self, gtk_single_selection_get_selected_item (self->messages_selection));
+}
+
+/* The message list */
+
+static void
+update_list_stack (MailerWindow *self)
+{
+  gboolean empty = self->list == NULL || g_list_model_get_n_items (G_LIST_MODEL (self->list)) == 0;
+
+  gtk_stack_set_visible_child_name (self->list_stack, empty ? "empty" : "list");
+}
+
+static void
+show_folder (MailerWindow *self,
+             MailerFolder *folder)
+{
+  g_autoptr(GError) error = NULL;
+  MailerStore *store = mailer_session_get_store (self->session);
+  MailerMessageList *list;
+
+  if (mailer_folder_get_account_id (folder) == 0)
+    list = mailer_message_list_new_unified_inbox (store, &error);
+  else
+    list = mailer_message_list_new_for_folder (store, mailer_folder_get_id (folder), &error);
+  if (list == NULL)
+    {
+      g_warning ("Cannot show the folder: %s", error->message);
+      return;
+    }
+
+  if (self->list != NULL)
+    g_signal_handlers_disconnect_by_data (self->list, self);
+  g_clear_object (&self->list);
+  self->list = list;
+  g_signal_connect_swapped (list, "items-changed", G_CALLBACK (update_list_stack), self);
+  gtk_single_selection_set_model (self->messages_selection, G_LIST_MODEL (list));
+  update_list_stack (self);
+  show_message (self, NULL);
+
+  adw_window_title_set_title (self->content_title, mailer_folder_get_display_name (folder));
+  {
+    MailerAccount *account = account_for_folder (self, mailer_folder_get_id (folder));
+
+    adw_window_title_set_subtitle (self->content_title,
+                                   account ? mailer_account_get_display_name (account) : "");
+  }
+  gtk_stack_set_visible_child_name (self->content_stack, "messages");
+}
+
 static void
 selection_changed_cb (MailerWindow *self)
 {
-  show_account (self, gtk_single_selection_get_selected_item (self->selection));
+  GtkTreeListRow *row = gtk_single_selection_get_selected_item (self->selection);
+  gpointer item = row ? gtk_tree_list_row_get_item (row) : NULL;
+
+  if (MAILER_IS_FOLDER (item))
+    show_folder (self, item);
+  else
+    {
+      show_account (self, item);
+      gtk_stack_set_visible_child_name (self->content_stack, "account");
+    }
+  g_clear_object (&item);
 }
 
 static void
@@ -120,12 +347,117 @@ accounts_view_activate_cb (MailerWindow *self,
   adw_leaflet_set_visible_child (self->leaflet, self->content);
 }
 
+/* The sidebar */
+
+static GListModel *
+create_children_cb (gpointer item,
+                    gpointer user_data)
+{
+  GListModel *children = NULL;
+
+  if (MAILER_IS_ACCOUNT (item))
+    children = mailer_account_get_folders (item);
+  else if (MAILER_IS_FOLDER (item) && mailer_folder_get_account_id (item) != 0)
+    children = mailer_folder_get_children (item);
+  if (children == NULL || g_list_model_get_n_items (children) == 0)
+    return NULL;
+  return g_object_ref (children);
+}
+
+static void rebuild_roots (MailerWindow *self);
+
+static void
+rebuild_roots (MailerWindow *self)
+{
+  GListModel *accounts = mailer_session_get_accounts (self->session);
+  g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func (g_object_unref);
+  guint n = g_list_model_get_n_items (accounts);
+
+  g_ptr_array_add (items, g_object_ref (self->unified));
+  for (guint i = 0; i < n; i++)
+    {
+      MailerAccount *account = g_list_model_get_item (accounts, i);
+
+      g_signal_handlers_disconnect_by_func (account, rebuild_roots, self);
+      g_signal_connect_object (account, "notify::folders", G_CALLBACK (rebuild_roots), self,
+                               G_CONNECT_SWAPPED);
+      g_ptr_array_add (items, account);
+    }
+  g_list_store_splice (self->roots, 0, g_list_model_get_n_items (G_LIST_MODEL (self->roots)),
+                       items->pdata, items->len);
+  update_sidebar (self);
+}
+
+static const char *
+role_icon (MailerFolderRole role)
+{
+  switch (role)
+    {
+    case MAILER_FOLDER_ROLE_INBOX:
+      return "mail-unread-symbolic";
+    case MAILER_FOLDER_ROLE_SENT:
+      return "mail-send-symbolic";
+    case MAILER_FOLDER_ROLE_DRAFTS:
+      return "document-edit-symbolic";
+    case MAILER_FOLDER_ROLE_TRASH:
+      return "user-trash-symbolic";
+    case MAILER_FOLDER_ROLE_JUNK:
+      return "mail-mark-junk-symbolic";
+    case MAILER_FOLDER_ROLE_ARCHIVE:
+      return "folder-documents-symbolic";
+    case MAILER_FOLDER_ROLE_OUTBOX:
+      return "mail-send-receive-symbolic";
+    case MAILER_FOLDER_ROLE_NONE:
+    default:
+      return "folder-symbolic";
+    }
+}
+
+static gboolean
+count_to_label (GBinding     *binding,
+                const GValue *from,
+                GValue       *to,
+                gpointer      user_data)
+{
+  guint count = g_value_get_uint (from);
+
+  g_value_take_string (to, count > 0 ? g_strdup_printf ("%u", count) : g_strdup (""));
+  return TRUE;
+}
+
+static GtkWidget *
+folder_row_new (MailerFolder *folder)
+{
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
+  GtkWidget *icon = gtk_image_new_from_icon_name (mailer_folder_get_account_id (folder) == 0
+                                                  ? "mail-unread-symbolic"
+                                                  : role_icon (mailer_folder_get_role (folder)));
+  GtkWidget *name = gtk_label_new (mailer_folder_get_display_name (folder));
+  GtkWidget *count = gtk_label_new (NULL);
+
+  gtk_label_set_xalign (GTK_LABEL (name), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_END);
+  gtk_widget_set_hexpand (name, TRUE);
+  gtk_widget_add_css_class (count, "unread-count");
+  gtk_widget_add_css_class (count, "dim-label");
+  gtk_box_append (GTK_BOX (box), icon);
+  gtk_box_append (GTK_BOX (box), name);
+  gtk_box_append (GTK_BOX (box), count);
+  g_object_bind_property (folder, "display-name", name, "label", G_BINDING_DEFAULT);
+  g_object_bind_property_full (folder, "unread-count", count, "label", G_BINDING_SYNC_CREATE,
+                               count_to_label, NULL, NULL, NULL);
+  return box;
+}
+
 static void
 setup_row_cb (GtkSignalListItemFactory *factory,
               GtkListItem              *item,
               gpointer                  user_data)
 {
-  gtk_list_item_set_child (item, mailer_account_row_new ());
+  GtkWidget *expander = gtk_tree_expander_new ();
+
+  gtk_tree_expander_set_indent_for_icon (GTK_TREE_EXPANDER (expander), FALSE);
+  gtk_list_item_set_child (item, expander);
 }
 
 static void
@@ -133,8 +465,20 @@ bind_row_cb (GtkSignalListItemFactory *factory,
              GtkListItem              *item,
              gpointer                  user_data)
 {
-  mailer_account_row_set_account (MAILER_ACCOUNT_ROW (gtk_list_item_get_child (item)),
-                                  gtk_list_item_get_item (item));
+  GtkTreeExpander *expander = GTK_TREE_EXPANDER (gtk_list_item_get_child (item));
+  GtkTreeListRow *row = gtk_list_item_get_item (item);
+  g_autoptr(GObject) object = gtk_tree_list_row_get_item (row);
+  GtkWidget *child;
+
+  gtk_tree_expander_set_list_row (expander, row);
+  if (MAILER_IS_ACCOUNT (object))
+    {
+      child = mailer_account_row_new ();
+      mailer_account_row_set_account (MAILER_ACCOUNT_ROW (child), MAILER_ACCOUNT (object));
+    }
+  else
+    child = folder_row_new (MAILER_FOLDER (object));
+  gtk_tree_expander_set_child (expander, child);
 }
 
 static void
@@ -142,8 +486,38 @@ unbind_row_cb (GtkSignalListItemFactory *factory,
                GtkListItem              *item,
                gpointer                  user_data)
 {
-  mailer_account_row_set_account (MAILER_ACCOUNT_ROW (gtk_list_item_get_child (item)), NULL);
+  GtkTreeExpander *expander = GTK_TREE_EXPANDER (gtk_list_item_get_child (item));
+
+  gtk_tree_expander_set_child (expander, NULL);
+  gtk_tree_expander_set_list_row (expander, NULL);
 }
+
+static void
+setup_message_cb (GtkSignalListItemFactory *factory,
+                  GtkListItem              *item,
+                  gpointer                  user_data)
+{
+  gtk_list_item_set_child (item, mailer_message_row_new ());
+}
+
+static void
+bind_message_cb (GtkSignalListItemFactory *factory,
+                 GtkListItem              *item,
+                 gpointer                  user_data)
+{
+  mailer_message_row_set_message (MAILER_MESSAGE_ROW (gtk_list_item_get_child (item)),
+                                  gtk_list_item_get_item (item));
+}
+
+static void
+unbind_message_cb (GtkSignalListItemFactory *factory,
+                   GtkListItem              *item,
+                   gpointer                  user_data)
+{
+  mailer_message_row_set_message (MAILER_MESSAGE_ROW (gtk_list_item_get_child (item)), NULL);
+}
+
+/* Actions */
 
 static void
 show_sidebar_activated (GtkWidget  *widget,
@@ -156,14 +530,72 @@ show_sidebar_activated (GtkWidget  *widget,
 }
 
 static void
+refresh_done_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* The account's row shows what went wrong. */
+  if (mailer_session_sync_account_finish (MAILER_SESSION (source), result, &error) < 0)
+    g_debug ("Checking for mail failed: %s", error->message);
+}
+
+/**
+ * mailer_window_refresh:
+ *
+ * Checks every account for new mail.
+ */
+void
+mailer_window_refresh (MailerWindow *self)
+{
+  GListModel *accounts;
+
+  g_return_if_fail (MAILER_IS_WINDOW (self));
+
+  if (self->session == NULL)
+    return;
+  accounts = mailer_session_get_accounts (self->session);
+  for (guint i = 0; i < g_list_model_get_n_items (accounts); i++)
+    {
+      g_autoptr(MailerAccount) account = g_list_model_get_item (accounts, i);
+
+      if (!mailer_session_is_syncing (self->session, account))
+        mailer_session_sync_account_async (self->session, account, NULL, refresh_done_cb, NULL);
+    }
+}
+
+static void
+refresh_activated (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *parameter)
+{
+  mailer_window_refresh (MAILER_WINDOW (widget));
+}
+
+static void
 mailer_window_dispose (GObject *object)
 {
   MailerWindow *self = (MailerWindow *)object;
 
+  g_clear_handle_id (&self->mark_read_id, g_source_remove);
+  if (self->body_cancellable != NULL)
+    g_cancellable_cancel (self->body_cancellable);
+  g_clear_object (&self->body_cancellable);
   if (self->session != NULL)
     g_signal_handlers_disconnect_by_data (mailer_session_get_accounts (self->session), self);
+  if (self->list != NULL)
+    g_signal_handlers_disconnect_by_data (self->list, self);
+
   gtk_widget_dispose_template (GTK_WIDGET (self), MAILER_TYPE_WINDOW);
+
+  g_clear_object (&self->shown);
+  g_clear_object (&self->messages_selection);
+  g_clear_object (&self->list);
   g_clear_object (&self->selection);
+  g_clear_object (&self->tree);
+  g_clear_object (&self->roots);
+  g_clear_object (&self->unified);
   g_clear_object (&self->session);
   g_clear_object (&self->settings);
 
@@ -189,14 +621,29 @@ mailer_window_class_init (MailerWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, account_page);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, content_title);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, account_explanation);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, content_stack);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, list_stack);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, messages_view);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_stack);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_subject);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_from);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_date);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_to);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, body_stack);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_body);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_spinner);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_unavailable);
 
   gtk_widget_class_install_action (widget_class, "win.show-sidebar", NULL, show_sidebar_activated);
+  gtk_widget_class_install_action (widget_class, "win.refresh", NULL, refresh_activated);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F5, 0, "win.refresh", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_r, GDK_CONTROL_MASK, "win.refresh", NULL);
 }
 
 static void
 mailer_window_init (MailerWindow *self)
 {
-  g_autoptr(GtkListItemFactory) factory = NULL;
+  GtkListItemFactory *factory;
 
   gtk_widget_init_template (GTK_WIDGET (self));
 
@@ -210,14 +657,34 @@ mailer_window_init (MailerWindow *self)
   g_signal_connect (factory, "bind", G_CALLBACK (bind_row_cb), NULL);
   g_signal_connect (factory, "unbind", G_CALLBACK (unbind_row_cb), NULL);
   gtk_list_view_set_factory (self->accounts_view, factory);
+  g_object_unref (factory);
   gtk_list_view_set_single_click_activate (self->accounts_view, TRUE);
   g_signal_connect_swapped (self->accounts_view, "activate",
                             G_CALLBACK (accounts_view_activate_cb), self);
 
-  self->selection = gtk_single_selection_new (NULL);
+  /* Translators: the unified inbox in the sidebar */
+  self->unified = mailer_folder_new (0, _("All Inboxes"));
+  mailer_folder_set_role (self->unified, MAILER_FOLDER_ROLE_INBOX);
+  self->roots = g_list_store_new (G_TYPE_OBJECT);
+  self->tree = gtk_tree_list_model_new (G_LIST_MODEL (g_object_ref (self->roots)), FALSE, TRUE,
+                                        create_children_cb, NULL, NULL);
+  self->selection = gtk_single_selection_new (G_LIST_MODEL (g_object_ref (self->tree)));
   g_signal_connect_swapped (self->selection, "notify::selected-item",
                             G_CALLBACK (selection_changed_cb), self);
   gtk_list_view_set_model (self->accounts_view, GTK_SELECTION_MODEL (self->selection));
+
+  factory = gtk_signal_list_item_factory_new ();
+  g_signal_connect (factory, "setup", G_CALLBACK (setup_message_cb), NULL);
+  g_signal_connect (factory, "bind", G_CALLBACK (bind_message_cb), NULL);
+  g_signal_connect (factory, "unbind", G_CALLBACK (unbind_message_cb), NULL);
+  gtk_list_view_set_factory (self->messages_view, factory);
+  g_object_unref (factory);
+  self->messages_selection = gtk_single_selection_new (NULL);
+  gtk_single_selection_set_autoselect (self->messages_selection, FALSE);
+  gtk_single_selection_set_can_unselect (self->messages_selection, TRUE);
+  g_signal_connect_swapped (self->messages_selection, "notify::selected-item",
+                            G_CALLBACK (message_selected_cb), self);
+  gtk_list_view_set_model (self->messages_view, GTK_SELECTION_MODEL (self->messages_selection));
 }
 
 /**
@@ -245,13 +712,27 @@ mailer_window_new (GtkApplication *application,
     }
 
   self->session = g_object_ref (session);
-  gtk_single_selection_set_model (self->selection, mailer_session_get_accounts (session));
   g_signal_connect_swapped (mailer_session_get_accounts (session), "items-changed",
-                            G_CALLBACK (update_sidebar), self);
-  update_sidebar (self);
+                            G_CALLBACK (rebuild_roots), self);
+  rebuild_roots (self);
   selection_changed_cb (self);
 
   return self;
+}
+
+GtkListView *
+mailer_window_get_messages_view (MailerWindow *self)
+{
+  g_return_val_if_fail (MAILER_IS_WINDOW (self), NULL);
+  return self->messages_view;
+}
+
+/* The subject line the reader shows, for tests. */
+const char *
+mailer_window_get_reader_subject (MailerWindow *self)
+{
+  g_return_val_if_fail (MAILER_IS_WINDOW (self), NULL);
+  return gtk_label_get_label (self->reader_subject);
 }
 
 GtkListView *

@@ -16,4 +16,8 @@ MailerWindow *mailer_window_new                (GtkApplication *application,
                                                 const GError   *session_error);
 GtkListView  *mailer_window_get_accounts_view  (MailerWindow   *self);
 
+GtkListView  *mailer_window_get_messages_view (MailerWindow   *self);
+const char   *mailer_window_get_reader_subject (MailerWindow  *self);
+void          mailer_window_refresh           (MailerWindow   *self);
+
 G_END_DECLS
