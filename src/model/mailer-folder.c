@@ -364,6 +364,18 @@ mailer_folder_get_children (MailerFolder *self)
   return G_LIST_MODEL (self->children);
 }
 
+static int compare_folders (gconstpointer a,
+                            gconstpointer b,
+                            gpointer      user_data);
+
+static int
+compare_folders_indirect (gconstpointer a,
+                          gconstpointer b,
+                          gpointer      user_data)
+{
+  return compare_folders (*(gconstpointer *) a, *(gconstpointer *) b, user_data);
+}
+
 static int
 compare_folders (gconstpointer a,
                  gconstpointer b,
@@ -385,37 +397,106 @@ compare_folders (gconstpointer a,
   return strcmp (ka, kb);
 }
 
+/* Makes @store hold @items, in order, touching it only where it
+ * differs: whatever shows the list keeps its rows (and selection). */
+static void
+update_store (GListStore *store,
+              GPtrArray  *items)
+{
+  GListModel *model = G_LIST_MODEL (store);
+  guint n = g_list_model_get_n_items (model);
+  guint first = 0, end_old = n, end_new = items->len;
+
+  while (first < n && first < items->len)
+    {
+      g_autoptr(GObject) item = g_list_model_get_item (model, first);
+
+      if (item != items->pdata[first])
+        break;
+      first++;
+    }
+  while (end_old > first && end_new > first)
+    {
+      g_autoptr(GObject) item = g_list_model_get_item (model, end_old - 1);
+
+      if (item != items->pdata[end_new - 1])
+        break;
+      end_old--;
+      end_new--;
+    }
+  if (first == end_old && first == end_new)
+    return;
+  g_list_store_splice (store, first, end_old - first, items->pdata + first, end_new - first);
+}
+
+static GPtrArray *
+sorted_children (GPtrArray    *folders,
+                 MailerFolder *parent,
+                 GHashTable   *by_id)
+{
+  GPtrArray *children = g_ptr_array_new ();
+
+  for (guint i = 0; i < folders->len; i++)
+    {
+      MailerFolder *folder = g_ptr_array_index (folders, i);
+      MailerFolder *folder_parent = folder->parent_id ? g_hash_table_lookup (by_id, &folder->parent_id) : NULL;
+
+      if (folder_parent == parent)
+        g_ptr_array_add (children, folder);
+    }
+  g_ptr_array_sort_with_data (children, (GCompareDataFunc) compare_folders_indirect, NULL);
+  return children;
+}
+
 /**
- * mailer_folder_build_tree:
+ * mailer_folder_update_tree:
+ * @roots: the top-level store to update
  * @folders: (element-type MailerFolder): the folders of one account
  *
- * Links each folder into its parent's children (by parent id) and returns
- * the top-level ones, special folders first.  Together with
- * mailer_folder_get_children() this is the account's folder tree.
- *
- * Returns: (transfer full): a #GListModel of the top-level folders
+ * Makes @roots hold the top-level folders and each folder's children its
+ * subfolders (by parent id), special folders first, changing only what
+ * differs, so lists showing the tree keep their state.
  */
-GListModel *
-mailer_folder_build_tree (GPtrArray *folders)
+void
+mailer_folder_update_tree (GListStore *roots,
+                           GPtrArray  *folders)
 {
   g_autoptr(GHashTable) by_id = g_hash_table_new (g_int64_hash, g_int64_equal);
-  GListStore *roots = g_list_store_new (MAILER_TYPE_FOLDER);
 
   for (guint i = 0; i < folders->len; i++)
     {
       MailerFolder *folder = g_ptr_array_index (folders, i);
 
       g_hash_table_insert (by_id, &folder->id, folder);
-      g_list_store_remove_all (G_LIST_STORE (mailer_folder_get_children (folder)));
     }
 
   for (guint i = 0; i < folders->len; i++)
     {
       MailerFolder *folder = g_ptr_array_index (folders, i);
-      MailerFolder *parent = folder->parent_id ? g_hash_table_lookup (by_id, &folder->parent_id) : NULL;
-      GListStore *into = parent ? G_LIST_STORE (mailer_folder_get_children (parent)) : roots;
+      g_autoptr(GPtrArray) children = sorted_children (folders, folder, by_id);
 
-      g_list_store_insert_sorted (into, folder, compare_folders, NULL);
+      update_store (G_LIST_STORE (mailer_folder_get_children (folder)), children);
     }
+  {
+    g_autoptr(GPtrArray) top = sorted_children (folders, NULL, by_id);
+
+    update_store (roots, top);
+  }
+}
+
+/**
+ * mailer_folder_build_tree:
+ * @folders: (element-type MailerFolder): the folders of one account
+ *
+ * Like mailer_folder_update_tree() into a new store.
+ *
+ * Returns: (transfer full): a #GListModel of the top-level folders
+ */
+GListModel *
+mailer_folder_build_tree (GPtrArray *folders)
+{
+  GListStore *roots = g_list_store_new (MAILER_TYPE_FOLDER);
+
+  mailer_folder_update_tree (roots, folders);
   return G_LIST_MODEL (roots);
 }

@@ -39,5 +39,7 @@ void              mailer_folder_set_parent_id     (MailerFolder     *self,
                                                    gint64            parent_id);
 GListModel       *mailer_folder_get_children      (MailerFolder     *self);
 GListModel       *mailer_folder_build_tree        (GPtrArray        *folders);
+void              mailer_folder_update_tree       (GListStore       *roots,
+                                                   GPtrArray        *folders);
 
 G_END_DECLS

@@ -122,8 +122,6 @@ load_folders (MailerSession  *self,
 {
   g_autoptr(GPtrArray) loaded = NULL;
   g_autoptr(GPtrArray) folders = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(GListModel) roots = NULL;
-
   loaded = mailer_store_list_folders (self->store, mailer_account_get_id (account), error);
   if (loaded == NULL)
     return FALSE;
@@ -144,8 +142,8 @@ load_folders (MailerSession  *self,
       g_ptr_array_add (folders, g_object_ref (known));
     }
 
-  roots = mailer_folder_build_tree (folders);
-  mailer_account_set_folders (account, roots);
+  /* In place: the sidebar's tree keeps its rows and selection. */
+  mailer_folder_update_tree (G_LIST_STORE (mailer_account_get_folders (account)), folders);
   return TRUE;
 }
 

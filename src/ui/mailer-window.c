@@ -44,6 +44,11 @@ struct _MailerWindow
   GtkLabel *reader_body;
   GtkSpinner *reader_spinner;
   AdwStatusPage *reader_unavailable;
+  AdwToastOverlay *toasts;
+  GtkSearchBar *search_bar;
+  GtkSearchEntry *search_entry;
+  GtkToggleButton *search_button;
+  MailerFolder *current_folder;
 
   GListStore *roots;             /* "All Inboxes", then the accounts */
   MailerFolder *unified;
@@ -172,6 +177,9 @@ mark_read_cb (gpointer user_data)
 
 static void show_message (MailerWindow  *self,
                           MailerMessage *message);
+static void update_actions (MailerWindow *self);
+static void show_list (MailerWindow      *self,
+                       MailerMessageList *list);
 
 static void
 body_fetched_cb (GObject      *source,
@@ -212,6 +220,7 @@ show_message (MailerWindow  *self,
       g_clear_object (&self->body_cancellable);
     }
   g_set_object (&self->shown, message);
+  update_actions (self);
   if (message == NULL)
     {
       gtk_stack_set_visible_child_name (self->reader_stack, "none");
@@ -305,15 +314,8 @@ show_folder (MailerWindow *self,
       return;
     }
 
-  if (self->list != NULL)
-    g_signal_handlers_disconnect_by_data (self->list, self);
-  g_clear_object (&self->list);
-  self->list = list;
-  g_signal_connect_swapped (list, "items-changed", G_CALLBACK (update_list_stack), self);
-  gtk_single_selection_set_model (self->messages_selection, G_LIST_MODEL (list));
-  update_list_stack (self);
-  show_message (self, NULL);
-
+  g_set_object (&self->current_folder, folder);
+  show_list (self, list);
   adw_window_title_set_title (self->content_title, mailer_folder_get_display_name (folder));
   {
     MailerAccount *account = account_for_folder (self, mailer_folder_get_id (folder));
@@ -321,7 +323,6 @@ show_folder (MailerWindow *self,
     adw_window_title_set_subtitle (self->content_title,
                                    account ? mailer_account_get_display_name (account) : "");
   }
-  gtk_stack_set_visible_child_name (self->content_stack, "messages");
 }
 
 static void
@@ -378,13 +379,34 @@ rebuild_roots (MailerWindow *self)
     {
       MailerAccount *account = g_list_model_get_item (accounts, i);
 
-      g_signal_handlers_disconnect_by_func (account, rebuild_roots, self);
-      g_signal_connect_object (account, "notify::folders", G_CALLBACK (rebuild_roots), self,
-                               G_CONNECT_SWAPPED);
       g_ptr_array_add (items, account);
     }
-  g_list_store_splice (self->roots, 0, g_list_model_get_n_items (G_LIST_MODEL (self->roots)),
-                       items->pdata, items->len);
+  /* Only what changed, so the rows (and the selection) of the rest stay. */
+  {
+    GListModel *model = G_LIST_MODEL (self->roots);
+    guint old_n = g_list_model_get_n_items (model);
+    guint first = 0, end_old = old_n, end_new = items->len;
+
+    while (first < old_n && first < items->len)
+      {
+        g_autoptr(GObject) item = g_list_model_get_item (model, first);
+
+        if (item != items->pdata[first])
+          break;
+        first++;
+      }
+    while (end_old > first && end_new > first)
+      {
+        g_autoptr(GObject) item = g_list_model_get_item (model, end_old - 1);
+
+        if (item != items->pdata[end_new - 1])
+          break;
+        end_old--;
+        end_new--;
+      }
+    if (first != end_old || first != end_new)
+      g_list_store_splice (self->roots, first, end_old - first, items->pdata + first, end_new - first);
+  }
   update_sidebar (self);
 }
 
@@ -573,6 +595,288 @@ refresh_activated (GtkWidget  *widget,
   mailer_window_refresh (MAILER_WINDOW (widget));
 }
 
+/* Message actions */
+
+static MailerAccount *
+shown_account (MailerWindow *self)
+{
+  if (self->shown == NULL)
+    return NULL;
+  return account_for_folder (self, mailer_message_get_folder_id (self->shown));
+}
+
+static GArray *
+shown_ids (MailerWindow *self)
+{
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  gint64 id = mailer_message_get_id (self->shown);
+
+  g_array_append_val (ids, id);
+  return ids;
+}
+
+/* Changes to IMAP mail go to the server too; POP3 mail is local. */
+static gboolean
+journalled (MailerWindow *self)
+{
+  MailerAccount *account = shown_account (self);
+
+  return account != NULL && mailer_account_get_kind (account) == MAILER_ACCOUNT_KIND_IMAP;
+}
+
+static void
+change_done_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(MailerWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  /* Every change ends in a boolean task; a failure is said in a toast. */
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      adw_toast_overlay_add_toast (self->toasts, adw_toast_new (error->message));
+    }
+}
+
+static void
+set_flag (MailerWindow       *self,
+          MailerMessageFlags  flag,
+          gboolean            on)
+{
+  g_autoptr(GArray) ids = shown_ids (self);
+
+  mailer_store_set_flags_async (mailer_session_get_store (self->session), ids,
+                                on ? flag : 0, on ? 0 : flag, journalled (self), NULL,
+                                change_done_cb, g_object_ref (self));
+}
+
+static void
+toggle_read_activated (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  MailerWindow *self = MAILER_WINDOW (widget);
+
+  if (self->shown == NULL)
+    return;
+  g_clear_handle_id (&self->mark_read_id, g_source_remove);
+  set_flag (self, MAILER_MESSAGE_FLAG_SEEN, mailer_message_get_unread (self->shown));
+}
+
+static void
+toggle_flag_activated (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  MailerWindow *self = MAILER_WINDOW (widget);
+
+  if (self->shown != NULL)
+    set_flag (self, MAILER_MESSAGE_FLAG_FLAGGED, !mailer_message_get_flagged (self->shown));
+}
+
+static gint64
+folder_with_role (MailerWindow     *self,
+                  gint64            account_id,
+                  MailerFolderRole  role)
+{
+  g_autoptr(GPtrArray) folders = mailer_store_list_folders (mailer_session_get_store (self->session),
+                                                            account_id, NULL);
+
+  for (guint i = 0; folders != NULL && i < folders->len; i++)
+    if (mailer_folder_get_role (folders->pdata[i]) == role)
+      return mailer_folder_get_id (folders->pdata[i]);
+  return 0;
+}
+
+typedef struct
+{
+  MailerWindow *window;
+  GArray *ids;
+  gint64 from;
+  gboolean journal;
+} UndoMove;
+
+static void
+undo_move_free (gpointer  data,
+                GClosure *closure)
+{
+  UndoMove *undo = data;
+
+  g_object_unref (undo->window);
+  g_array_unref (undo->ids);
+  g_free (undo);
+}
+
+static void
+undo_clicked_cb (AdwToast *toast,
+                 UndoMove *undo)
+{
+  mailer_store_move_messages_async (mailer_session_get_store (undo->window->session), undo->ids,
+                                    undo->from, undo->journal, NULL, NULL, NULL);
+}
+
+static void
+move_shown (MailerWindow *self,
+            gint64        dest,
+            const char   *done_message)
+{
+  g_autoptr(GArray) ids = shown_ids (self);
+  UndoMove *undo = g_new0 (UndoMove, 1);
+  AdwToast *toast = adw_toast_new (done_message);
+
+  undo->window = g_object_ref (self);
+  undo->ids = g_array_ref (ids);
+  undo->from = mailer_message_get_folder_id (self->shown);
+  undo->journal = journalled (self);
+  mailer_store_move_messages_async (mailer_session_get_store (self->session), ids, dest,
+                                    undo->journal, NULL, change_done_cb, g_object_ref (self));
+
+  adw_toast_set_button_label (toast, _("_Undo"));
+  g_signal_connect_data (toast, "button-clicked", G_CALLBACK (undo_clicked_cb), undo,
+                         undo_move_free, 0);
+  adw_toast_overlay_add_toast (self->toasts, toast);
+}
+
+static void
+trash_saved_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(MailerWindow) self = user_data;
+  MailerFolder *trash = g_object_get_data (G_OBJECT (self), "new-trash");
+  g_autoptr(GError) error = NULL;
+
+  if (!mailer_store_save_folder_finish (MAILER_STORE (source), result, &error))
+    {
+      adw_toast_overlay_add_toast (self->toasts, adw_toast_new (error->message));
+      return;
+    }
+  if (self->shown != NULL)
+    move_shown (self, mailer_folder_get_id (trash), _("Message moved to Trash"));
+}
+
+static void
+delete_activated (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  MailerWindow *self = MAILER_WINDOW (widget);
+  MailerAccount *account = shown_account (self);
+  gint64 trash;
+
+  if (self->shown == NULL || account == NULL)
+    return;
+  trash = folder_with_role (self, mailer_account_get_id (account), MAILER_FOLDER_ROLE_TRASH);
+
+  if (trash != 0 && trash == mailer_message_get_folder_id (self->shown))
+    {
+      /* Deleting from the Trash is for good. */
+      g_autoptr(GArray) ids = shown_ids (self);
+
+      mailer_store_delete_messages_async (mailer_session_get_store (self->session), ids,
+                                          TRUE, NULL, change_done_cb, g_object_ref (self));
+      adw_toast_overlay_add_toast (self->toasts, adw_toast_new (_("Message deleted")));
+      return;
+    }
+  if (trash == 0)
+    {
+      /* A POP3 account keeps its Trash here; make it the first time. */
+      MailerFolder *folder = mailer_folder_new (mailer_account_get_id (account), "Trash");
+
+      mailer_folder_set_role (folder, MAILER_FOLDER_ROLE_TRASH);
+      g_object_set_data_full (G_OBJECT (self), "new-trash", folder, g_object_unref);
+      mailer_store_save_folder_async (mailer_session_get_store (self->session), folder, NULL,
+                                      trash_saved_cb, g_object_ref (self));
+      return;
+    }
+  move_shown (self, trash, _("Message moved to Trash"));
+}
+
+static void
+archive_activated (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *parameter)
+{
+  MailerWindow *self = MAILER_WINDOW (widget);
+  MailerAccount *account = shown_account (self);
+  gint64 archive;
+
+  if (self->shown == NULL || account == NULL)
+    return;
+  archive = folder_with_role (self, mailer_account_get_id (account), MAILER_FOLDER_ROLE_ARCHIVE);
+  if (archive == 0 || archive == mailer_message_get_folder_id (self->shown))
+    {
+      adw_toast_overlay_add_toast (self->toasts, adw_toast_new (_("This account has no Archive folder")));
+      return;
+    }
+  move_shown (self, archive, _("Message archived"));
+}
+
+static void
+update_actions (MailerWindow *self)
+{
+  gboolean any = self->shown != NULL;
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.toggle-read", any);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.toggle-flag", any);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.delete", any);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.archive", any);
+}
+
+/* Search */
+
+static void
+show_list (MailerWindow      *self,
+           MailerMessageList *list)
+{
+  if (self->list != NULL)
+    g_signal_handlers_disconnect_by_data (self->list, self);
+  g_clear_object (&self->list);
+  self->list = list;
+  g_signal_connect_swapped (list, "items-changed", G_CALLBACK (update_list_stack), self);
+  gtk_single_selection_set_model (self->messages_selection, G_LIST_MODEL (list));
+  update_list_stack (self);
+  show_message (self, NULL);
+  gtk_stack_set_visible_child_name (self->content_stack, "messages");
+}
+
+static void
+search_changed_cb (MailerWindow *self)
+{
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (self->search_entry));
+  g_autoptr(GError) error = NULL;
+  MailerMessageList *list;
+  g_autofree char *trimmed = g_strstrip (g_strdup (text ? text : ""));
+
+  if (self->session == NULL)
+    return;
+  if (*trimmed == '\0')
+    {
+      if (self->current_folder != NULL)
+        show_folder (self, self->current_folder);
+      return;
+    }
+  list = mailer_message_list_new_search (mailer_session_get_store (self->session), text, 0, &error);
+  if (list == NULL)
+    return;
+  show_list (self, list);
+  /* Translators: the title while searching */
+  adw_window_title_set_title (self->content_title, _("Search"));
+  adw_window_title_set_subtitle (self->content_title, _("All accounts"));
+}
+
+static void
+search_activated (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  MailerWindow *self = MAILER_WINDOW (widget);
+
+  gtk_toggle_button_set_active (self->search_button, TRUE);
+  gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
+}
+
 static void
 mailer_window_dispose (GObject *object)
 {
@@ -590,6 +894,7 @@ mailer_window_dispose (GObject *object)
   gtk_widget_dispose_template (GTK_WIDGET (self), MAILER_TYPE_WINDOW);
 
   g_clear_object (&self->shown);
+  g_clear_object (&self->current_folder);
   g_clear_object (&self->messages_selection);
   g_clear_object (&self->list);
   g_clear_object (&self->selection);
@@ -633,11 +938,25 @@ mailer_window_class_init (MailerWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_body);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_spinner);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_unavailable);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, toasts);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, search_bar);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, search_entry);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, search_button);
 
   gtk_widget_class_install_action (widget_class, "win.show-sidebar", NULL, show_sidebar_activated);
   gtk_widget_class_install_action (widget_class, "win.refresh", NULL, refresh_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F5, 0, "win.refresh", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_r, GDK_CONTROL_MASK, "win.refresh", NULL);
+  gtk_widget_class_install_action (widget_class, "win.toggle-read", NULL, toggle_read_activated);
+  gtk_widget_class_install_action (widget_class, "win.toggle-flag", NULL, toggle_flag_activated);
+  gtk_widget_class_install_action (widget_class, "win.delete", NULL, delete_activated);
+  gtk_widget_class_install_action (widget_class, "win.archive", NULL, archive_activated);
+  gtk_widget_class_install_action (widget_class, "win.search", NULL, search_activated);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_i, GDK_CONTROL_MASK, "win.toggle-read", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_s, GDK_CONTROL_MASK, "win.toggle-flag", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Delete, 0, "win.delete", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_a, GDK_CONTROL_MASK | GDK_SHIFT_MASK, "win.archive", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK, "win.search", NULL);
 }
 
 static void
@@ -685,6 +1004,12 @@ mailer_window_init (MailerWindow *self)
   g_signal_connect_swapped (self->messages_selection, "notify::selected-item",
                             G_CALLBACK (message_selected_cb), self);
   gtk_list_view_set_model (self->messages_view, GTK_SELECTION_MODEL (self->messages_selection));
+
+  g_object_bind_property (self->search_button, "active", self->search_bar, "search-mode-enabled",
+                          G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
+  gtk_search_bar_connect_entry (self->search_bar, GTK_EDITABLE (self->search_entry));
+  g_signal_connect_swapped (self->search_entry, "search-changed", G_CALLBACK (search_changed_cb), self);
+  update_actions (self);
 }
 
 /**
