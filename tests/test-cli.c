@@ -664,7 +664,7 @@ test_failures (Fixture       *fixture,
   run_free (run);
 }
 
-/* No server: options, arguments, IMAP accounts, the default data dir. */
+/* No server: options, arguments, an IMAP account, the default data dir. */
 static void
 test_usage (Fixture       *fixture,
             gconstpointer  user_data)
@@ -744,7 +744,7 @@ test_usage (Fixture       *fixture,
   g_assert_cmpuint (g_bytes_get_size (run->out), ==, 0);
   run_free (run);
 
-  /* IMAP accounts are stored, not synced yet. */
+  /* An IMAP account, stored with its defaults (test-cli-imap syncs them). */
   run = cli (fixture, PASSWORD "\n", "add-account", "--protocol", "imap", "--host", "imap.example.org",
              "--user", "kim", "--pin", pin);
   g_assert_cmpint (run->status, ==, 0);
@@ -759,15 +759,39 @@ test_usage (Fixture       *fixture,
   g_clear_pointer (&text, g_free);
   run_free (run);
 
-  run = cli (fixture, NULL, "sync", uuid);
-  assert_failed (run, 1, NULL);
-  g_assert_cmpstr (run->err, ==, "mailer-cli: IMAP sync is not available yet\n");
+  /* Changing messages: what to do, and to what, before anything else. */
+  run = cli (fixture, NULL, "mark", "1");
+  assert_failed (run, 1, "--read");
   run_free (run);
-
-  /* Syncing everything passes over them. */
-  run = cli (fixture, NULL, "sync");
-  g_assert_cmpint (run->status, ==, 0);
-  g_assert_nonnull (strstr (run->err, "IMAP sync is not available yet"));
+  run = cli (fixture, NULL, "mark", "1", "--read", "--unread");
+  assert_failed (run, 1, "--unread");
+  run_free (run);
+  run = cli (fixture, NULL, "mark", "1", "--flag", "--unflag");
+  assert_failed (run, 1, "--unflag");
+  run_free (run);
+  run = cli (fixture, NULL, "mark", "--read");
+  assert_failed (run, 1, "usage: mailer-cli mark");
+  run_free (run);
+  run = cli (fixture, NULL, "mark", "seven", "--read");
+  assert_failed (run, 1, "seven");
+  run_free (run);
+  run = cli (fixture, NULL, "mark", "77", "--read", "--no-sync");
+  assert_failed (run, 7, "77");
+  run_free (run);
+  run = cli (fixture, NULL, "move", "1");
+  assert_failed (run, 1, "--to");
+  run_free (run);
+  run = cli (fixture, NULL, "move", "1", "--to", "x");
+  assert_failed (run, 1, "\"x\"");
+  run_free (run);
+  run = cli (fixture, NULL, "move", "1", "--to", "4242");
+  assert_failed (run, 7, "4242");
+  run_free (run);
+  run = cli (fixture, NULL, "delete");
+  assert_failed (run, 1, "usage: mailer-cli delete");
+  run_free (run);
+  run = cli (fixture, NULL, "delete", "88");
+  assert_failed (run, 7, "88");
   run_free (run);
 
   run = cli (fixture, NULL, "folders", "0b5e7c1e-0000-4000-8000-000000000000");

@@ -2,14 +2,17 @@
  *
  * mailer-cli: the headless front end.  One command per run, on the same
  * store and keyring as the app (through MailerSession): add, list and
- * remove accounts, download mail, and read what is stored.  Data goes to
- * stdout (UTF-8, tab-separated, or a raw message byte for byte); progress
- * and errors go to stderr.  Every failure ends with one exit code that says
- * what kind of failure it was: see exit_code_for_error().
+ * remove accounts, sync mail (POP3 downloads, two-way IMAP sync), read what
+ * is stored, and change it (flags, moves, deletions; replayed on an IMAP
+ * server by a sync in the same run).  Data goes to stdout (UTF-8,
+ * tab-separated, or a raw message byte for byte); progress and errors go
+ * to stderr.  Every failure ends with one exit code that says what kind of
+ * failure it was: see exit_code_for_error().
  */
 #include "config.h"
 
 #include <errno.h>
+#include <gmime/gmime.h>
 #include <libsecret/secret.h>
 #include <locale.h>
 #include <stdio.h>
@@ -18,6 +21,8 @@
 #include <unistd.h>
 
 #include "mailer-connection.h"
+#include "mailer-imap-client.h"
+#include "mailer-imap-sync.h"
 #include "mailer-message-list.h"
 #include "mailer-pop3-client.h"
 #include "mailer-pop3-parser.h"
@@ -50,8 +55,8 @@ G_DEFINE_QUARK (mailer-cli-error-quark, cli_error)
 static const char exit_codes_help[] =
   "Exit codes:\n"
   "  0  success\n"
-  "  1  usage: bad command or options, or an operation that is not\n"
-  "     available (such as syncing an IMAP account); also any other error\n"
+  "  1  usage: bad command or options, or an operation that cannot be\n"
+  "     done as asked; also any other error\n"
   "  2  network: cannot connect, or the connection was lost\n"
   "  3  TLS: the certificate is not trusted or not the pinned one, or\n"
   "     encryption failed\n"
@@ -111,6 +116,30 @@ exit_code_for_error (const GError *error)
         case MAILER_POP3_ERROR_LOGIN_DELAY:
         case MAILER_POP3_ERROR_TEMPORARY:
         case MAILER_POP3_ERROR_PERMANENT:
+        default:
+          return CLI_EXIT_PROTOCOL;
+        }
+    }
+
+  if (error->domain == MAILER_IMAP_ERROR)
+    {
+      switch ((MailerImapError) error->code)
+        {
+        case MAILER_IMAP_ERROR_AUTH_FAILED:
+        case MAILER_IMAP_ERROR_LOGIN_DISABLED:
+          return CLI_EXIT_AUTH;
+        case MAILER_IMAP_ERROR_NO_STARTTLS:
+          return CLI_EXIT_TLS;
+        case MAILER_IMAP_ERROR_BYE:
+          /* The server ended the connection (shutting down, idle too
+           * long, turned away). */
+          return CLI_EXIT_NETWORK;
+        case MAILER_IMAP_ERROR_PARSE:
+        case MAILER_IMAP_ERROR_TOO_BIG:
+        case MAILER_IMAP_ERROR_NO:
+        case MAILER_IMAP_ERROR_BAD:
+        case MAILER_IMAP_ERROR_UIDVALIDITY:
+        case MAILER_IMAP_ERROR_INVALID:
         default:
           return CLI_EXIT_PROTOCOL;
         }
@@ -524,7 +553,9 @@ print_certificate (GTlsCertificate *certificate,
 
 /* --pin-from-server: connects once without a pin.  A certificate the
  * system does not trust makes the handshake fail, but the connection keeps
- * what the server presented; that is what gets pinned. */
+ * what the server presented; that is what gets pinned.  With STARTTLS the
+ * protocol's client speaks first: the handshake comes after its greeting
+ * and its STARTTLS (STLS for POP3). */
 static gboolean
 pin_from_server (MailerAccount  *account,
                  GError        **error)
@@ -532,6 +563,7 @@ pin_from_server (MailerAccount  *account,
   MailerSecurity security = mailer_account_get_security (account);
   g_autoptr(MailerConnection) connection = NULL;
   g_autoptr(MailerPop3Client) pop3 = NULL;
+  g_autoptr(MailerImapClient) imap = NULL;
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) local_error = NULL;
   g_autofree char *where = NULL;
@@ -546,21 +578,19 @@ pin_from_server (MailerAccount  *account,
                            "--pin-from-server needs --security tls or starttls");
       return FALSE;
     }
-  if (security == MAILER_SECURITY_STARTTLS &&
-      mailer_account_get_kind (account) != MAILER_ACCOUNT_KIND_POP3)
-    {
-      g_set_error_literal (error, CLI_ERROR, CLI_EXIT_USAGE,
-                           "--pin-from-server cannot use STARTTLS with IMAP yet; "
-                           "give the certificate's fingerprint with --pin");
-      return FALSE;
-    }
 
   where = format_host_port (mailer_account_get_host (account), mailer_account_get_port (account));
   connection = mailer_connection_new (mailer_account_get_host (account),
                                       mailer_account_get_port (account), security);
-  if (security == MAILER_SECURITY_STARTTLS)
+  if (security == MAILER_SECURITY_STARTTLS && mailer_account_get_kind (account) == MAILER_ACCOUNT_KIND_IMAP)
     {
-      /* The POP3 greeting, CAPA and STLS come before the handshake. */
+      imap = mailer_imap_client_new (connection);
+      mailer_imap_client_connect_async (imap, NULL, result_cb, &pending);
+      result = wait_for (&pending);
+      connected = mailer_imap_client_connect_finish (imap, result, &local_error);
+    }
+  else if (security == MAILER_SECURITY_STARTTLS)
+    {
       pop3 = mailer_pop3_client_new (connection);
       mailer_pop3_client_connect_async (pop3, NULL, result_cb, &pending);
       result = wait_for (&pending);
@@ -576,9 +606,19 @@ pin_from_server (MailerAccount  *account,
 
   if (connected)
     {
-      mailer_connection_close_async (connection, NULL, result_cb, &pending);
-      result = wait_for (&pending);
-      mailer_connection_close_finish (connection, result, NULL);
+      if (imap != NULL)
+        {
+          /* LOGOUT closes the connection too. */
+          mailer_imap_client_logout_async (imap, NULL, result_cb, &pending);
+          result = wait_for (&pending);
+          mailer_imap_client_logout_finish (imap, result, NULL);
+        }
+      else
+        {
+          mailer_connection_close_async (connection, NULL, result_cb, &pending);
+          result = wait_for (&pending);
+          mailer_connection_close_finish (connection, result, NULL);
+        }
       g_printerr ("%s: this system trusts the certificate of %s; no pin is needed\n", PROGRAM, where);
       return TRUE;
     }
@@ -821,56 +861,100 @@ status_changed_cb (MailerAccount *account,
     progress_show (progress, message);
 }
 
-static gboolean
-sync_account (MailerSession         *session,
-              MailerAccount         *account,
-              MailerPop3SyncResult  *out,
-              GError               **error)
+/* The account's password, from the keyring; free it with
+ * mailer_secrets_free_password(). */
+static char *
+lookup_password (MailerAccount  *account,
+                 GError        **error)
 {
-  g_autoptr(MailerPop3Sync) sync = NULL;
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) local_error = NULL;
+  GAsyncResult *pending = NULL;
+  char *password;
+
+  mailer_secrets_lookup_password_async (account, NULL, result_cb, &pending);
+  result = wait_for (&pending);
+  password = mailer_secrets_lookup_password_finish (result, &local_error);
+  if (password != NULL)
+    return password;
+
+  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    g_set_error (error, CLI_ERROR, CLI_EXIT_AUTH,
+                 "No password is saved in the keyring for %s; remove the account and add it again",
+                 account_label (account));
+  else
+    {
+      g_prefix_error (&local_error, "Cannot read the password from the keyring: ");
+      g_propagate_error (error, g_steal_pointer (&local_error));
+    }
+  return NULL;
+}
+
+/* What one sync did, by protocol. */
+typedef struct
+{
+  MailerAccountKind kind;
+  MailerPop3SyncResult pop3;
+  MailerImapSyncResult imap;
+} SyncSummary;
+
+static char *
+format_sync_summary (const SyncSummary *summary)
+{
+  if (summary->kind == MAILER_ACCOUNT_KIND_IMAP)
+    return g_strdup_printf ("new %u, flag changes %u, removed %u, replayed %u",
+                            summary->imap.n_new, summary->imap.n_flag_changes,
+                            summary->imap.n_vanished, summary->imap.n_replayed);
+  return g_strdup_printf ("downloaded %u, deleted %u from the server",
+                          summary->pop3.n_downloaded, summary->pop3.n_deleted);
+}
+
+/* POP3: downloads new mail (and deletes server copies as the account
+ * says).  IMAP: the two-way sync: local changes replayed on the server,
+ * folders, new summaries, flags and expunges from the server.  MailerSession's
+ * sync tells only how many messages arrived; the command line says more,
+ * so it runs the protocol's sync itself. */
+static gboolean
+sync_account (MailerSession  *session,
+              MailerAccount  *account,
+              SyncSummary    *out,
+              GError        **error)
+{
+  MailerStore *store = mailer_session_get_store (session);
+  g_autoptr(MailerPop3Sync) pop3 = NULL;
+  g_autoptr(MailerImapSync) imap = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
   GAsyncResult *pending = NULL;
   Progress progress = { 0, };
   char *password;
   gulong state_id, status_id;
   gboolean ok;
 
-  if (mailer_account_get_kind (account) != MAILER_ACCOUNT_KIND_POP3)
-    {
-      g_set_error_literal (error, CLI_ERROR, CLI_EXIT_USAGE, "IMAP sync is not available yet");
-      return FALSE;
-    }
-
-  mailer_secrets_lookup_password_async (account, NULL, result_cb, &pending);
-  result = wait_for (&pending);
-  password = mailer_secrets_lookup_password_finish (result, &local_error);
-  g_clear_object (&result);
+  out->kind = mailer_account_get_kind (account);
+  password = lookup_password (account, error);
   if (password == NULL)
-    {
-      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-        g_set_error (error, CLI_ERROR, CLI_EXIT_AUTH,
-                     "No password is saved in the keyring for %s; remove the account and add it again",
-                     account_label (account));
-      else
-        {
-          g_prefix_error (&local_error, "Cannot read the password from the keyring: ");
-          g_propagate_error (error, g_steal_pointer (&local_error));
-        }
-      return FALSE;
-    }
+    return FALSE;
 
-  /* MailerSession's sync tells only how many messages arrived; the
-   * command line also says how many left the server. */
-  sync = mailer_pop3_sync_new (mailer_session_get_store (session), account);
   progress.tty = isatty (STDERR_FILENO);
   state_id = g_signal_connect (account, "notify::connection-state", G_CALLBACK (state_changed_cb), &progress);
   status_id = g_signal_connect (account, "notify::status-message", G_CALLBACK (status_changed_cb), &progress);
 
-  mailer_pop3_sync_run_async (sync, password, NULL, result_cb, &pending);
-  mailer_secrets_free_password (password);
-  result = wait_for (&pending);
-  ok = mailer_pop3_sync_run_finish (sync, result, out, error);
+  if (out->kind == MAILER_ACCOUNT_KIND_IMAP)
+    {
+      imap = mailer_imap_sync_new (store, account, password);
+      mailer_secrets_free_password (password);
+      mailer_imap_sync_run_async (imap, NULL, result_cb, &pending);
+      result = wait_for (&pending);
+      ok = mailer_imap_sync_run_finish (imap, result, &out->imap, error);
+    }
+  else
+    {
+      pop3 = mailer_pop3_sync_new (store, account);
+      mailer_pop3_sync_run_async (pop3, password, NULL, result_cb, &pending);
+      mailer_secrets_free_password (password);
+      result = wait_for (&pending);
+      ok = mailer_pop3_sync_run_finish (pop3, result, &out->pop3, error);
+    }
 
   g_signal_handler_disconnect (account, state_id);
   g_signal_handler_disconnect (account, status_id);
@@ -879,12 +963,47 @@ sync_account (MailerSession         *session,
   return ok;
 }
 
+/* Syncs @accounts one after the other, a line each on stdout; with
+ * @prefixed, each line (and error) starts with the account's name.
+ * @failed_prefix goes before the error of a failed sync.  Returns the exit
+ * code of the first failure. */
+static int
+sync_accounts (MailerSession *session,
+               GPtrArray     *accounts,
+               gboolean       prefixed,
+               const char    *failed_prefix)
+{
+  int status = CLI_EXIT_OK;
+
+  for (guint i = 0; i < accounts->len; i++)
+    {
+      MailerAccount *account = g_ptr_array_index (accounts, i);
+      SyncSummary summary = { 0, };
+      g_autoptr(GError) error = NULL;
+      g_autofree char *prefix = prefixed ? g_strdup_printf ("%s: ", account_label (account)) : g_strdup ("");
+      g_autofree char *line = NULL;
+
+      if (!sync_account (session, account, &summary, &error))
+        {
+          int code;
+
+          g_prefix_error (&error, "%s%s", prefix, failed_prefix);
+          code = report (error);
+          if (status == CLI_EXIT_OK)
+            status = code;
+          continue;
+        }
+      line = format_sync_summary (&summary);
+      g_print ("%s%s\n", prefix, line);
+    }
+  return status;
+}
+
 static int
 run_sync (MailerSession  *session,
           char          **args)
 {
   g_autoptr(GPtrArray) accounts = g_ptr_array_new_with_free_func (g_object_unref);
-  int status = CLI_EXIT_OK;
 
   if (args[0] != NULL)
     {
@@ -901,40 +1020,13 @@ run_sync (MailerSession  *session,
       guint n = g_list_model_get_n_items (model);
 
       for (guint i = 0; i < n; i++)
-        {
-          g_autoptr(MailerAccount) account = g_list_model_get_item (model, i);
-
-          /* Syncing everything skips what cannot be synced yet. */
-          if (mailer_account_get_kind (account) != MAILER_ACCOUNT_KIND_POP3)
-            g_printerr ("%s: skipping %s: IMAP sync is not available yet\n", PROGRAM, account_label (account));
-          else
-            g_ptr_array_add (accounts, g_steal_pointer (&account));
-        }
+        g_ptr_array_add (accounts, g_list_model_get_item (model, i));
       if (n == 0)
         g_printerr ("%s: there are no accounts; add one with add-account\n", PROGRAM);
     }
 
-  for (guint i = 0; i < accounts->len; i++)
-    {
-      MailerAccount *account = g_ptr_array_index (accounts, i);
-      MailerPop3SyncResult out = { 0, };
-      g_autoptr(GError) error = NULL;
-      /* With several accounts, each line says whose it is. */
-      g_autofree char *prefix = args[0] == NULL ? g_strdup_printf ("%s: ", account_label (account)) : g_strdup ("");
-
-      if (!sync_account (session, account, &out, &error))
-        {
-          int code;
-
-          g_prefix_error (&error, "%s", prefix);
-          code = report (error);
-          if (status == CLI_EXIT_OK)
-            status = code;
-          continue;
-        }
-      g_print ("%sdownloaded %u, deleted %u from the server\n", prefix, out.n_downloaded, out.n_deleted);
-    }
-  return status;
+  /* With several accounts, each line says whose it is. */
+  return sync_accounts (session, accounts, args[0] == NULL, "");
 }
 
 /* folders */
@@ -1217,6 +1309,94 @@ format_text (MailerMessage     *message,
   return text;
 }
 
+static MailerAccount *
+find_account_by_id (MailerSession *session,
+                    gint64         account_id)
+{
+  GListModel *model = mailer_session_get_accounts (session);
+
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(MailerAccount) account = g_list_model_get_item (model, i);
+
+      if (mailer_account_get_id (account) == account_id)
+        return account;
+    }
+  return NULL;
+}
+
+/* The account that message @id (given as @text) belongs to. */
+static MailerAccount *
+message_account (MailerSession  *session,
+                 gint64          id,
+                 const char     *text,
+                 GError        **error)
+{
+  MailerStore *store = mailer_session_get_store (session);
+  g_autoptr(MailerFolder) folder = NULL;
+  g_autoptr(GError) local_error = NULL;
+  MailerAccount *account = NULL;
+  gint64 folder_id = 0;
+
+  if (mailer_store_get_server_ids (store, id, &folder_id, NULL, NULL, &local_error))
+    folder = mailer_store_get_folder (store, folder_id, &local_error);
+  if (folder != NULL)
+    account = find_account_by_id (session, mailer_folder_get_account_id (folder));
+  if (account != NULL)
+    return account;
+
+  if (local_error == NULL || g_error_matches (local_error, MAILER_STORE_ERROR, MAILER_STORE_ERROR_NOT_FOUND))
+    g_set_error (error, CLI_ERROR, CLI_EXIT_NOT_FOUND, "No message with id %s", text);
+  else
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  return NULL;
+}
+
+/* Downloads the body of an IMAP message whose summary alone is stored. */
+static gboolean
+fetch_body (MailerSession  *session,
+            MailerAccount  *account,
+            gint64          id,
+            const char     *text,
+            GError        **error)
+{
+  g_autoptr(MailerImapSync) sync = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) local_error = NULL;
+  GAsyncResult *pending = NULL;
+  char *password;
+
+  password = lookup_password (account, error);
+  if (password == NULL)
+    return FALSE;
+  sync = mailer_imap_sync_new (mailer_session_get_store (session), account, password);
+  mailer_secrets_free_password (password);
+
+  mailer_imap_sync_fetch_body_async (sync, id, NULL, result_cb, &pending);
+  result = wait_for (&pending);
+  if (mailer_imap_sync_fetch_body_finish (sync, result, &local_error))
+    return TRUE;
+
+  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_PENDING))
+    /* Moved here, and the server has not been told yet: it has no UID. */
+    g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
+                 "Message %s was moved and its server has not been told yet, so it cannot be "
+                 "downloaded; run \"%s sync\" first", text, PROGRAM);
+  else if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    g_set_error (error, CLI_ERROR, CLI_EXIT_NOT_FOUND,
+                 "Message %s is no longer on the server, and only its summary is stored here", text);
+  else
+    {
+      if (exit_code_for_error (local_error) == CLI_EXIT_NETWORK)
+        g_prefix_error (&local_error, "Message %s has not been downloaded yet, and its server cannot be "
+                        "reached to download it (offline?): ", text);
+      else
+        g_prefix_error (&local_error, "Cannot download message %s: ", text);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+    }
+  return FALSE;
+}
+
 static int
 run_show (MailerSession  *session,
           char          **args)
@@ -1242,16 +1422,27 @@ run_show (MailerSession  *session,
     }
 
   raw = mailer_store_get_raw (store, id, &error);
-  if (raw == NULL)
+  if (raw == NULL && g_error_matches (error, MAILER_STORE_ERROR, MAILER_STORE_ERROR_NOT_FOUND))
     {
-      if (g_error_matches (error, MAILER_STORE_ERROR, MAILER_STORE_ERROR_NOT_FOUND))
+      MailerAccount *account;
+
+      g_clear_error (&error);
+      account = message_account (session, id, args[0], &error);
+      if (account == NULL)
+        return report (error);
+      if (mailer_account_get_kind (account) != MAILER_ACCOUNT_KIND_IMAP)
         {
-          g_clear_error (&error);
           g_set_error (&error, CLI_ERROR, CLI_EXIT_NOT_FOUND,
                        "Message %s has not been downloaded; only its summary is stored", args[0]);
+          return report (error);
         }
-      return report (error);
+      /* IMAP stores summaries; the body comes when it is read. */
+      if (!fetch_body (session, account, id, args[0], &error))
+        return report (error);
+      raw = mailer_store_get_raw (store, id, &error);
     }
+  if (raw == NULL)
+    return report (error);
   if (mailer_message_get_body_state (message) == MAILER_BODY_STATE_PARTIAL)
     g_printerr ("%s: only the start of message %s is stored (it is over the account's size limit)\n",
                 PROGRAM, args[0]);
@@ -1278,6 +1469,240 @@ run_show (MailerSession  *session,
   return CLI_EXIT_OK;
 }
 
+/* mark, move, delete: recorded here, in the journal for an IMAP server,
+ * which the sync that follows replays at once. */
+
+static gboolean opt_read;
+static gboolean opt_unread;
+static gboolean opt_flag;
+static gboolean opt_unflag;
+static char *opt_to;
+static gboolean opt_no_sync;
+
+#define NO_SYNC_ENTRY \
+  { "no-sync", 0, 0, G_OPTION_ARG_NONE, &opt_no_sync, \
+    "Only record the change here; the next sync takes it to the server", NULL }
+
+static const GOptionEntry mark_entries[] = {
+  { "read", 0, 0, G_OPTION_ARG_NONE, &opt_read, "Mark as read", NULL },
+  { "unread", 0, 0, G_OPTION_ARG_NONE, &opt_unread, "Mark as unread", NULL },
+  { "flag", 0, 0, G_OPTION_ARG_NONE, &opt_flag, "Flag (star)", NULL },
+  { "unflag", 0, 0, G_OPTION_ARG_NONE, &opt_unflag, "Remove the flag", NULL },
+  NO_SYNC_ENTRY,
+  { NULL }
+};
+
+static const GOptionEntry move_entries[] = {
+  { "to", 0, 0, G_OPTION_ARG_STRING, &opt_to, "The folder with this id (see folders; required)", "FOLDER-ID" },
+  NO_SYNC_ENTRY,
+  { NULL }
+};
+
+static const GOptionEntry delete_entries[] = {
+  NO_SYNC_ENTRY,
+  { NULL }
+};
+
+typedef enum
+{
+  CHANGE_FLAGS,
+  CHANGE_MOVE,
+  CHANGE_DELETE,
+} ChangeKind;
+
+/* The messages of one account that a command changes. */
+typedef struct
+{
+  MailerAccount *account;
+  GArray *ids;          /* gint64 */
+} AccountMessages;
+
+static void
+account_messages_free (AccountMessages *group)
+{
+  g_object_unref (group->account);
+  g_array_unref (group->ids);
+  g_free (group);
+}
+
+/* Every message of @args, by account, in the order given; each once. */
+static GPtrArray *
+group_messages (MailerSession  *session,
+                char          **args,
+                GError        **error)
+{
+  g_autoptr(GPtrArray) groups = g_ptr_array_new_with_free_func ((GDestroyNotify) account_messages_free);
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+
+  for (guint i = 0; args[i] != NULL; i++)
+    {
+      AccountMessages *group = NULL;
+      MailerAccount *account;
+      gint64 id;
+
+      if (!parse_id (args[i], "message", &id, error))
+        return NULL;
+      if (!g_hash_table_add (seen, g_memdup2 (&id, sizeof id)))
+        continue;
+      account = message_account (session, id, args[i], error);
+      if (account == NULL)
+        return NULL;
+
+      for (guint j = 0; j < groups->len && group == NULL; j++)
+        if (((AccountMessages *) g_ptr_array_index (groups, j))->account == account)
+          group = g_ptr_array_index (groups, j);
+      if (group == NULL)
+        {
+          group = g_new0 (AccountMessages, 1);
+          group->account = g_object_ref (account);
+          group->ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+          g_ptr_array_add (groups, group);
+        }
+      g_array_append_val (group->ids, id);
+    }
+  return g_steal_pointer (&groups);
+}
+
+static gboolean
+apply_change (MailerStore         *store,
+              ChangeKind           kind,
+              GArray              *ids,
+              MailerMessageFlags   add,
+              MailerMessageFlags   remove,
+              gint64               dest_folder_id,
+              gboolean             journal,
+              GError             **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  GAsyncResult *pending = NULL;
+
+  switch (kind)
+    {
+    case CHANGE_FLAGS:
+      mailer_store_set_flags_async (store, ids, add, remove, journal, NULL, result_cb, &pending);
+      result = wait_for (&pending);
+      return mailer_store_set_flags_finish (store, result, error);
+    case CHANGE_MOVE:
+      mailer_store_move_messages_async (store, ids, dest_folder_id, journal, NULL, result_cb, &pending);
+      result = wait_for (&pending);
+      return mailer_store_move_messages_finish (store, result, error);
+    case CHANGE_DELETE:
+    default:
+      mailer_store_delete_messages_async (store, ids, journal, NULL, result_cb, &pending);
+      result = wait_for (&pending);
+      return mailer_store_delete_messages_finish (store, result, error);
+    }
+}
+
+/* Changes the messages of @args here: for IMAP accounts with a record in
+ * the journal, then (unless --no-sync) syncs those accounts so that the
+ * server has the change at once.  POP3 has no way to tell the server of
+ * flags or folders: there the change stays here. */
+static int
+run_change (MailerSession       *session,
+            char               **args,
+            ChangeKind           kind,
+            MailerMessageFlags   add,
+            MailerMessageFlags   remove,
+            MailerFolder        *dest)
+{
+  MailerStore *store = mailer_session_get_store (session);
+  g_autoptr(GPtrArray) groups = NULL;
+  g_autoptr(GPtrArray) to_sync = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GError) error = NULL;
+
+  /* Every message is checked before anything changes. */
+  groups = group_messages (session, args, &error);
+  if (groups == NULL)
+    return report (error);
+  if (dest != NULL)
+    for (guint i = 0; i < groups->len; i++)
+      {
+        AccountMessages *group = g_ptr_array_index (groups, i);
+
+        if (mailer_account_get_id (group->account) != mailer_folder_get_account_id (dest))
+          return usage_error ("message %" G_GINT64_FORMAT " and folder %" G_GINT64_FORMAT " belong to "
+                              "different accounts; messages move only between folders of one account",
+                              g_array_index (group->ids, gint64, 0), mailer_folder_get_id (dest));
+      }
+
+  for (guint i = 0; i < groups->len; i++)
+    {
+      AccountMessages *group = g_ptr_array_index (groups, i);
+      gboolean imap = mailer_account_get_kind (group->account) == MAILER_ACCOUNT_KIND_IMAP;
+
+      if (!apply_change (store, kind, group->ids, add, remove, dest ? mailer_folder_get_id (dest) : 0,
+                         imap, &error))
+        return report (error);
+      if (imap)
+        g_ptr_array_add (to_sync, g_object_ref (group->account));
+      else
+        g_printerr ("%s: %s is a POP3 account: the change is made here only (POP3 does not sync changes)\n",
+                    PROGRAM, account_label (group->account));
+    }
+
+  if (opt_no_sync)
+    return CLI_EXIT_OK;
+  return sync_accounts (session, to_sync, to_sync->len > 1,
+                        "The change is saved here and goes to the server at the next sync; this one failed: ");
+}
+
+static int
+run_mark (MailerSession  *session,
+          char          **args)
+{
+  MailerMessageFlags add = 0, remove = 0;
+
+  if (!opt_read && !opt_unread && !opt_flag && !opt_unflag)
+    return usage_error ("mark needs --read, --unread, --flag or --unflag");
+  if (opt_read && opt_unread)
+    return usage_error ("give either --read or --unread, not both");
+  if (opt_flag && opt_unflag)
+    return usage_error ("give either --flag or --unflag, not both");
+
+  if (opt_read)
+    add |= MAILER_MESSAGE_FLAG_SEEN;
+  if (opt_unread)
+    remove |= MAILER_MESSAGE_FLAG_SEEN;
+  if (opt_flag)
+    add |= MAILER_MESSAGE_FLAG_FLAGGED;
+  if (opt_unflag)
+    remove |= MAILER_MESSAGE_FLAG_FLAGGED;
+  return run_change (session, args, CHANGE_FLAGS, add, remove, NULL);
+}
+
+static int
+run_move (MailerSession  *session,
+          char          **args)
+{
+  g_autoptr(MailerFolder) folder = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 folder_id;
+
+  if (opt_to == NULL)
+    return usage_error ("move needs --to FOLDER-ID (see folders)");
+  if (!parse_id (opt_to, "folder", &folder_id, &error))
+    return report (error);
+  folder = mailer_store_get_folder (mailer_session_get_store (session), folder_id, &error);
+  if (folder == NULL)
+    {
+      if (g_error_matches (error, MAILER_STORE_ERROR, MAILER_STORE_ERROR_NOT_FOUND))
+        {
+          g_clear_error (&error);
+          g_set_error (&error, CLI_ERROR, CLI_EXIT_NOT_FOUND, "No folder with id %s", opt_to);
+        }
+      return report (error);
+    }
+  return run_change (session, args, CHANGE_MOVE, 0, 0, folder);
+}
+
+static int
+run_delete (MailerSession  *session,
+            char          **args)
+{
+  return run_change (session, args, CHANGE_DELETE, 0, 0, NULL);
+}
+
 /* Commands */
 
 typedef struct
@@ -1291,6 +1716,13 @@ typedef struct
   int (*run) (MailerSession *session, char **args);
 } Command;
 
+/* The rest of the help of mark, move and delete. */
+#define CHANGE_HELP \
+  "\n\n" \
+  "IMAP: the account is synced next, so that its server has the change at once\n" \
+  "(its summary line is printed as by sync); with --no-sync the next sync does it.\n" \
+  "POP3 does not sync changes: on a POP3 account they are made here only."
+
 static const Command commands[] = {
   { "add-account", "", "Add an account; the password is read from standard input as one line, and "
     "the new account's id is printed", add_account_entries, 0, 0, run_add_account },
@@ -1298,23 +1730,36 @@ static const Command commands[] = {
     NULL, 0, 0, run_accounts },
   { "remove-account", "UUID", "Remove an account, its mail here, and its password",
     NULL, 1, 1, run_remove_account },
-  { "sync", "[UUID]", "Download new mail for one account, or for all of them",
+  { "sync", "[UUID]", "Sync one account, or all of them, and print what changed\n\n"
+    "POP3: downloads new mail (\"downloaded N, deleted M from the server\").\n"
+    "IMAP: two-way: sends the changes made here (mark, move, delete), then takes the\n"
+    "server's folders, new messages (their summaries; show downloads a body), flags\n"
+    "and removals (\"new N, flag changes F, removed R, replayed C\").",
     NULL, 0, 1, run_sync },
   { "folders", "[UUID]", "List the folders: id, account, name, role, unread, total",
     NULL, 0, 1, run_folders },
   { "list", "", "List messages, newest first: id, date, flags, sender, subject\n"
     "Flags: U unread, F flagged, A answered, D draft, P partly downloaded, - none",
     list_entries, 0, 0, run_list },
-  { "show", "ID", "Print a message: the raw message byte for byte, or its text",
+  { "show", "ID", "Print a message: the raw message byte for byte, or its text; an IMAP message\n"
+    "whose body is not stored yet is downloaded first (and kept)",
     show_entries, 1, 1, run_show },
   { "search", "TEXT...", "Find messages containing every word; printed as by list",
     search_entries, 1, G_MAXUINT, run_search },
+  { "mark", "ID...", "Mark messages read or unread, flagged or not" CHANGE_HELP,
+    mark_entries, 1, G_MAXUINT, run_mark },
+  { "move", "ID...", "Move messages to another folder of their account (see folders)" CHANGE_HELP,
+    move_entries, 1, G_MAXUINT, run_move },
+  { "delete", "ID...", "Delete messages" CHANGE_HELP "\n"
+    "(A POP3 server's copy goes at the next sync if the account deletes there what\n"
+    "is deleted here: add-account --delete-when-deleted.)",
+    delete_entries, 1, G_MAXUINT, run_delete },
 };
 
 static char *
 commands_summary (void)
 {
-  GString *summary = g_string_new ("Reads and downloads mail with the accounts and store of Mailer.\n\nCommands:\n");
+  GString *summary = g_string_new ("Reads, syncs and changes mail with the accounts and store of Mailer.\n\nCommands:\n");
 
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     {
@@ -1386,6 +1831,9 @@ main (int   argc,
 
   setlocale (LC_ALL, "");
   g_set_prgname (PROGRAM);
+  /* The IMAP sync decodes headers with GMime, which needs this first; here,
+   * before any thread starts. */
+  g_mime_init ();
 
   context = g_option_context_new ("COMMAND [ARGUMENT...]");
   /* Options up to the command are global; the rest are the command's. */
