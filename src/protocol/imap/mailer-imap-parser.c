@@ -239,8 +239,13 @@ mailer_imap_reader_next (MailerImapReader  *reader,
                 : NULL;
       if (newline == NULL)
         {
+          gsize line_len = reader->in->len - reader->line_start;
+
           reader->scan = reader->in->len;
-          if (reader->in->len - reader->line_start > reader->max_line)
+          /* A CR last may be the line end, its LF still to come. */
+          if (line_len > 0 && data[reader->in->len - 1] == '\r')
+            line_len--;
+          if (line_len > reader->max_line)
             return reader_fail (reader, error, MAILER_IMAP_ERROR_TOO_BIG,
                                 "The server sent a line longer than allowed");
           return NULL;
@@ -284,6 +289,7 @@ typedef struct
 {
   const char *p;
   const char *end;
+  gboolean in_code;   /* in "[CODE ...]", where "]" ends an atom */
 } Tok;
 
 static gboolean
@@ -315,39 +321,37 @@ is_atom_end (char c)
          c == ']' || (guchar) c < 0x20 || c == 0x7f;
 }
 
-/* An atom; "[...]" inside it (BODY[HEADER.FIELDS (X Y)]<0>) is kept whole. */
+/* Outside response codes "]" is an ASTRING-CHAR (RFC 3501): Dovecot sends
+ * a mailbox named "foo]bar" unquoted. */
+static gboolean
+at_atom_end (const Tok *t)
+{
+  return *t->p == ']' ? t->in_code : is_atom_end (*t->p);
+}
+
+/* An atom; "[...]" inside it (BODY[HEADER.FIELDS (X Y)]<0>) is kept whole.
+ * A "[" without its "]" before the next "[" or the line end is just a
+ * character ("[x", a mailbox name again); looking no further than the next
+ * "[" keeps this linear. */
 static char *
 read_atom (Tok     *t,
            GError **error)
 {
   const char *start = t->p;
 
-  while (t->p < t->end && !is_atom_end (*t->p))
+  while (t->p < t->end && !at_atom_end (t))
     {
       if (*t->p == '[')
         {
-          int depth = 0;
+          const char *close = t->p + 1;
 
-          do
+          while (close < t->end && *close != ']' && *close != '[' && *close != '\r' && *close != '\n')
+            close++;
+          if (close < t->end && *close == ']')
             {
-              if (*t->p == '[')
-                depth++;
-              else if (*t->p == ']')
-                depth--;
-              else if (*t->p == '\r' || *t->p == '\n')
-                {
-                  parse_error (error, "unterminated section");
-                  return NULL;
-                }
-              t->p++;
+              t->p = close + 1;
+              continue;
             }
-          while (t->p < t->end && depth > 0);
-          if (depth > 0)
-            {
-              parse_error (error, "unterminated section");
-              return NULL;
-            }
-          continue;
         }
       t->p++;
     }
@@ -441,7 +445,14 @@ parse_literal (Tok     *t,
       return NULL;
     }
   value = value_new (MAILER_IMAP_VALUE_STRING);
-  value->string = g_bytes_new (t->p, size);
+  {
+    /* NUL-terminated, as mailer_imap_value_get_string() promises */
+    char *copy = g_malloc (size + 1);
+
+    memcpy (copy, t->p, size);
+    copy[size] = '\0';
+    value->string = g_bytes_new_take (copy, size);
+  }
   t->p += size;
   return value;
 }
@@ -511,8 +522,11 @@ parse_value (Tok     *t,
       if (t->p + 1 < t->end && t->p[1] == '{')
         return parse_literal (t, error);
       break;
-    case ')':
     case ']':
+      if (!t->in_code)
+        break;
+      G_GNUC_FALLTHROUGH;
+    case ')':
       parse_error (error, "unexpected bracket");
       return NULL;
     default:
@@ -534,9 +548,9 @@ parse_value (Tok     *t,
 
       if (g_ascii_string_to_unsigned (atom, 10, 0, G_MAXUINT64, &number, NULL))
         {
-          g_free (atom);
           value = value_new (MAILER_IMAP_VALUE_NUMBER);
           value->number = number;
+          value->atom = atom;   /* as sent: a mailbox may be called "007" */
           return value;
         }
     }
@@ -565,13 +579,12 @@ static char *
 text_to_end (Tok *t)
 {
   const char *start = t->p;
-  g_autofree char *raw = NULL;
   char *text;
 
   while (t->p < t->end && *t->p != '\r' && *t->p != '\n')
     t->p++;
-  raw = g_strndup (start, t->p - start);
-  text = g_utf8_make_valid (raw, -1);
+  /* With its length, so that a NUL becomes U+FFFD and the rest is kept */
+  text = g_utf8_make_valid (start, t->p - start);
   for (char *c = text; *c != '\0'; c++)
     if ((guchar) *c < 0x20 || *c == 0x7f)
       *c = ' ';
@@ -614,9 +627,11 @@ parse_status_rest (Tok                 *t,
         return parse_error (error, "empty response code");
       response->code = g_ascii_strup (start, t->p - start);
 
+      t->in_code = TRUE;
       while (TRUE)
         {
           MailerImapValue *arg;
+          const char *arg_start;
 
           skip_spaces (t);
           if (t->p < t->end && *t->p == ']')
@@ -626,12 +641,13 @@ parse_status_rest (Tok                 *t,
             }
           if (at_line_end (t))
             return parse_error (error, "unterminated response code");
+          arg_start = t->p;
           arg = parse_value (t, 1, error);
           if (arg == NULL)
             {
               /* Codes we do not know may hold anything: keep the text,
                * drop the arguments. */
-              const char *close = memchr (t->p, ']', t->end - t->p);
+              const char *close = memchr (arg_start, ']', t->end - arg_start);
 
               if (close == NULL)
                 return FALSE;
@@ -642,6 +658,7 @@ parse_status_rest (Tok                 *t,
             }
           g_ptr_array_add (response->code_args, arg);
         }
+      t->in_code = FALSE;
       skip_spaces (t);
     }
   response->text = text_to_end (t);
@@ -679,7 +696,7 @@ mailer_imap_parse_response (const char  *data,
                             GError     **error)
 {
   g_autoptr(MailerImapResponse) response = g_new0 (MailerImapResponse, 1);
-  Tok t = { data, data + len };
+  Tok t = { data, data + len, FALSE };
   g_autofree char *first = NULL;
 
   response->code_args = g_ptr_array_new_with_free_func ((GDestroyNotify) mailer_imap_value_free);
@@ -958,6 +975,12 @@ mailer_imap_parse_list (const MailerImapResponse  *response,
   delimiter = mailer_imap_value_is_nil (response->args->pdata[1]) ? NULL
               : mailer_imap_value_get_string (response->args->pdata[1], &delimiter_len);
   name = mailer_imap_value_get_string (response->args->pdata[2], &name_len);
+  if (name == NULL && ((MailerImapValue *) response->args->pdata[2])->type == MAILER_IMAP_VALUE_NUMBER)
+    {
+      /* An unquoted name of digits only ("2024") */
+      name = ((MailerImapValue *) response->args->pdata[2])->atom;
+      name_len = strlen (name);
+    }
   if (name == NULL || name_len == 0 || memchr (name, '\0', name_len) != NULL ||
       (delimiter != NULL && delimiter_len != 1))
     {

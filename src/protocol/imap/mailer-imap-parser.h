@@ -50,7 +50,7 @@ typedef struct _MailerImapValue MailerImapValue;
 struct _MailerImapValue
 {
   MailerImapValueType type;
-  char *atom;           /* ATOM: as sent, NUL-terminated */
+  char *atom;           /* ATOM, NUMBER: as sent, NUL-terminated */
   guint64 number;       /* NUMBER */
   GBytes *string;       /* STRING: quoted or literal, binary-safe */
   GPtrArray *list;      /* LIST: of MailerImapValue */
