@@ -1706,6 +1706,28 @@ test_date_time (void)
   g_assert_cmpint (mailer_imap_parse_date_time (NULL), ==, 0);
 }
 
+/* Literals each under the cap must not add up to an unbounded response. */
+static void
+test_response_total_cap (void)
+{
+  g_autoptr(MailerImapReader) reader = mailer_imap_reader_new (64, 100);
+  g_autoptr(GString) input = g_string_new ("* 1 FETCH (");
+  g_autoptr(GBytes) response = NULL;
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < 200; i++)
+    {
+      g_string_append_printf (input, "X%u {90}\r\n", i);
+      for (guint j = 0; j < 90; j++)
+        g_string_append_c (input, 'a');
+      g_string_append_c (input, ' ');
+    }
+  mailer_imap_reader_feed (reader, input->str, input->len);
+  response = mailer_imap_reader_next (reader, &error);
+  g_assert_null (response);
+  g_assert_error (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_TOO_BIG);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1728,6 +1750,8 @@ main (int   argc,
   g_test_add_func ("/imap-parser/utf7", test_utf7);
   g_test_add_func ("/imap-parser/sequence-sets", test_sequence_sets);
   g_test_add_func ("/imap-parser/date-time", test_date_time);
+
+  g_test_add_func ("/imap-parser/response-total-cap", test_response_total_cap);
 
   return g_test_run ();
 }

@@ -222,6 +222,12 @@ mailer_imap_reader_next (MailerImapReader  *reader,
       guint64 literal = 0;
       gboolean overflow;
 
+      /* Many literals, each under the cap, must not add up without bound:
+       * one response holds at most one literal's worth and some lines. */
+      if (reader->scan > reader->max_literal + 16 * reader->max_line)
+        return reader_fail (reader, error, MAILER_IMAP_ERROR_TOO_BIG,
+                            "The server sent a response larger than allowed");
+
       if (reader->literal_left > 0)
         {
           gsize available = reader->in->len - reader->scan;
