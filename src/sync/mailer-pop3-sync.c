@@ -26,6 +26,8 @@
 /* A window of downloads: at most this many messages or bytes. */
 #define WINDOW_MESSAGES 100
 #define WINDOW_BYTES (8 * 1024 * 1024)
+/* Windows downloaded and not yet committed, at most. */
+#define MAX_COMMITTING 4
 /* With a size limit, how much of a large message is fetched. */
 #define PARTIAL_LINES 40
 
@@ -241,12 +243,17 @@ delete_from_server (GTask *task)
   MailerPop3Sync *self = g_task_get_source_object (task);
   RunData *data = g_task_get_task_data (task);
   g_autoptr(GArray) numbers = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
 
   for (guint i = 0; i < data->on_server->len; i++)
     {
       MailerPop3Message *message = g_ptr_array_index (data->on_server, i);
 
+      /* Only the first message with an id was downloaded (see
+       * listed_cb); the others with the same id are not here. */
+      if (!g_hash_table_add (seen, message->uidl))
+        continue;
       if (should_delete (self, data, message->uidl, now))
         g_array_append_val (numbers, message->number);
     }
@@ -410,8 +417,9 @@ download_next (GTask *task)
 
   if (data->downloading || data->error != NULL || data->next >= data->wanted->len)
     return;
-  /* Keep memory flat: one window in the store's hands at a time. */
-  if (data->committing > 1)
+  /* Keep memory flat: a few windows in the store's hands at a time,
+   * enough that it parses one while it writes another. */
+  if (data->committing >= MAX_COMMITTING)
     return;
 
   numbers = g_array_new (FALSE, FALSE, sizeof (guint));

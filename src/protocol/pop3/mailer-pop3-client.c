@@ -394,9 +394,16 @@ static void
 read_more (GTask *task)
 {
   MailerPop3Client *self = g_task_get_source_object (task);
+  GInputStream *input = mailer_connection_get_input_stream (self->connection);
 
-  g_input_stream_read_async (mailer_connection_get_input_stream (self->connection),
-                             self->read_buffer, READ_SIZE, G_PRIORITY_DEFAULT,
+  /* A GBufferedInputStream reads asynchronously in a worker thread, one
+   * TLS record (16 KiB) at a time.  With nothing buffered, the stream
+   * below it gives the same bytes, polled in this thread. */
+  if (G_IS_BUFFERED_INPUT_STREAM (input) &&
+      g_buffered_input_stream_get_available (G_BUFFERED_INPUT_STREAM (input)) == 0)
+    input = g_filter_input_stream_get_base_stream (G_FILTER_INPUT_STREAM (input));
+
+  g_input_stream_read_async (input, self->read_buffer, READ_SIZE, G_PRIORITY_DEFAULT,
                              g_task_get_cancellable (task), read_done_cb, g_object_ref (task));
 }
 
@@ -547,6 +554,15 @@ stls_done_cb (GObject      *source,
   if (!exchange_finish (result, &error))
     {
       g_task_return_error (task, error);
+      return;
+    }
+  /* Bytes after the +OK were sent in clear and would be taken as the
+   * first replies over TLS: a man in the middle's trick (CVE-2011-0411). */
+  if (mailer_pop3_parser_get_buffered (self->parser) > 0)
+    {
+      self->broken = TRUE;
+      g_task_return_new_error (task, MAILER_CONNECTION_ERROR, MAILER_CONNECTION_ERROR_TLS_INJECTION,
+                               "The server sent data before encryption started");
       return;
     }
   mailer_connection_start_tls_async (self->connection, g_task_get_cancellable (task),
