@@ -1833,7 +1833,7 @@ main (int   argc,
   g_set_prgname (PROGRAM);
   /* The IMAP sync decodes headers with GMime, which needs this first; here,
    * before any thread starts. */
-  g_mime_init ();
+  mailer_mime_init ();
 
   context = g_option_context_new ("COMMAND [ARGUMENT...]");
   /* Options up to the command are global; the rest are the command's. */

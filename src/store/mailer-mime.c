@@ -55,6 +55,17 @@ ensure_gmime (void)
     }
 }
 
+/**
+ * mailer_mime_init:
+ *
+ * Initialises GMime once per process, safely from any thread.
+ */
+void
+mailer_mime_init (void)
+{
+  ensure_gmime ();
+}
+
 /* ------------------------------------------------------------------ */
 /* UTF-8 and white space                                               */
 /* ------------------------------------------------------------------ */

@@ -48,6 +48,7 @@ typedef struct
 /* Fails only when @raw holds nothing but white space; text without a
  * header section is all body.  Every string of the summary is valid UTF-8.
  * Safe to call from any thread. */
+void               mailer_mime_init            (void);
 MailerMimeSummary *mailer_mime_parse           (GBytes               *raw,
                                                 GError              **error);
 void               mailer_mime_summary_free    (MailerMimeSummary    *summary);

@@ -90,6 +90,10 @@ mailer_imap_sync_class_init (MailerImapSyncClass *klass)
 
   object_class->dispose = mailer_imap_sync_dispose;
   object_class->finalize = mailer_imap_sync_finalize;
+
+  /* Headers are decoded with GMime's utilities, which crash before
+   * GMime is initialised; once per process, whoever comes first. */
+  mailer_mime_init ();
 }
 
 static void
@@ -444,6 +448,8 @@ typedef struct
   MailerStoreFolderState now;
   gboolean reset;
   gboolean nomodseq;
+  gboolean searched_above;   /* the UID SEARCH was of UIDs above ours only */
+  gboolean search_all;       /* search all UIDs: some below ours are missing here */
   guint32 exists;
   GArray *updates;       /* MailerStoreFlagUpdate */
   GArray *vanished;      /* guint32 */
@@ -485,9 +491,20 @@ typedef struct
   guint journal_index;
   guint journal_group;       /* entries in the group being replayed */
   GArray *journal_done;      /* gint64 */
+  GArray *group_uids;        /* guint32: the UID of each entry of that group */
   GHashTable *gone_folders;  /* ids of folders the server refused to select */
+  GHashTable *moved;         /* message id -> MovedUid, from COPYUID in this run */
+  GHashTable *superseded;    /* entry ids replayed through a later entry */
+  GArray *orphans;           /* gint64: moved messages the server gave no UID for */
   FolderSync *fs;
 } RunData;
+
+/* Where the server put a message the replay moved. */
+typedef struct
+{
+  gint64 folder_id;
+  guint32 uid;
+} MovedUid;
 
 static void
 run_data_free (RunData *data)
@@ -496,7 +513,11 @@ run_data_free (RunData *data)
   g_clear_pointer (&data->by_id, g_hash_table_unref);
   g_clear_pointer (&data->journal, g_ptr_array_unref);
   g_clear_pointer (&data->journal_done, g_array_unref);
+  g_clear_pointer (&data->group_uids, g_array_unref);
   g_clear_pointer (&data->gone_folders, g_hash_table_unref);
+  g_clear_pointer (&data->moved, g_hash_table_unref);
+  g_clear_pointer (&data->superseded, g_hash_table_unref);
+  g_clear_pointer (&data->orphans, g_array_unref);
   g_clear_pointer (&data->fs, folder_sync_free);
   g_free (data);
 }
@@ -823,8 +844,13 @@ apply_state (GTask *task)
                                          state_applied_cb, g_object_ref (task));
 }
 
-/* "UID SEARCH UID 1:*": which UIDs exist; new ones are above what we have,
- * missing ones were expunged (used without QRESYNC). */
+/* "UID SEARCH UID 1:*": which UIDs exist; new ones are those not here,
+ * missing ones were expunged.  With QRESYNC only UIDs above ours are
+ * searched, and the count the server gave tells whether any below are
+ * missing here: a fetch of summaries (newest first) cut short, or a
+ * message moved here that got a UID above new mail not fetched yet. */
+static void search_uids (GTask *task);
+
 static void
 search_done_cb (GObject      *source,
                 GAsyncResult *result,
@@ -846,21 +872,10 @@ search_done_cb (GObject      *source,
   {
     MailerImapSync *self = g_task_get_source_object (task);
     g_autoptr(GHashTable) on_server = g_hash_table_new (NULL, NULL);
+    g_autoptr(GHashTable) here = g_hash_table_new (NULL, NULL);
     g_autoptr(GArray) local = NULL;
-    guint32 max_local = fs->reset ? 0 : fs->old.max_uid;
 
-    for (guint i = 0; i < fs->server_uids->len; i++)
-      {
-        guint32 uid = g_array_index (fs->server_uids, guint32, i);
-
-        g_hash_table_add (on_server, GUINT_TO_POINTER (uid));
-        if (uid > max_local)
-          g_array_append_val (fs->new_uids, uid);
-      }
-
-    /* Without QRESYNC, expunges show as UIDs we have that the server
-     * no longer lists. */
-    if (!fs->reset && !mailer_imap_client_is_enabled (self->client, "QRESYNC"))
+    if (!fs->reset)
       {
         local = mailer_store_list_folder_uids (self->store, fs->folder->id, &error);
         if (local == NULL)
@@ -868,6 +883,23 @@ search_done_cb (GObject      *source,
             run_fail (task, error);
             return;
           }
+        for (guint i = 0; i < local->len; i++)
+          g_hash_table_add (here, GUINT_TO_POINTER (g_array_index (local, guint32, i)));
+      }
+
+    g_array_set_size (fs->new_uids, 0);
+    for (guint i = 0; i < fs->server_uids->len; i++)
+      {
+        guint32 uid = g_array_index (fs->server_uids, guint32, i);
+
+        g_hash_table_add (on_server, GUINT_TO_POINTER (uid));
+        if (!g_hash_table_contains (here, GUINT_TO_POINTER (uid)))
+          g_array_append_val (fs->new_uids, uid);
+      }
+
+    if (!fs->reset && !fs->searched_above)
+      {
+        /* Expunges show as UIDs we have that the server no longer lists. */
         g_array_set_size (fs->vanished, 0);
         for (guint i = 0; i < local->len; i++)
           {
@@ -875,6 +907,24 @@ search_done_cb (GObject      *source,
 
             if (!g_hash_table_contains (on_server, GUINT_TO_POINTER (uid)))
               g_array_append_val (fs->vanished, uid);
+          }
+      }
+    else if (!fs->reset && !fs->search_all)
+      {
+        g_autoptr(GHashTable) gone = g_hash_table_new (NULL, NULL);
+        guint kept = 0;
+
+        for (guint i = 0; i < fs->vanished->len; i++)
+          g_hash_table_add (gone, GUINT_TO_POINTER (g_array_index (fs->vanished, guint32, i)));
+        for (guint i = 0; i < local->len; i++)
+          kept += !g_hash_table_contains (gone, GUINT_TO_POINTER (g_array_index (local, guint32, i)));
+        if (kept + fs->new_uids->len != fs->exists)
+          {
+            fs->search_all = TRUE;
+            g_array_set_size (fs->server_uids, 0);
+            g_array_set_size (fs->new_uids, 0);
+            search_uids (task);
+            return;
           }
       }
   }
@@ -892,7 +942,9 @@ search_uids (GTask *task)
 
   /* With QRESYNC, only UIDs above ours are of interest; otherwise all,
    * to find expunges. */
-  if (mailer_imap_client_is_enabled (self->client, "QRESYNC") && !fs->reset && fs->old.max_uid > 0)
+  fs->searched_above = mailer_imap_client_is_enabled (self->client, "QRESYNC") && !fs->reset &&
+                       fs->old.max_uid > 0 && !fs->search_all;
+  if (fs->searched_above)
     range = g_strdup_printf ("%u:*", fs->old.max_uid + 1);
   else
     range = g_strdup ("1:*");
@@ -938,6 +990,19 @@ selected_cb (GObject      *source,
   response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
   if (response == NULL)
     {
+      /* A failed SELECT leaves no mailbox selected (RFC 3501 6.3.1). */
+      g_clear_pointer (&self->selected, g_free);
+      if (g_error_matches (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_NO))
+        {
+          /* Listed, but not to be opened now (no rights, locked, or
+           * deleted since the LIST): the other folders are synced still. */
+          g_debug ("Folder %s was not synced: %s", fs->folder->path, error->message);
+          g_clear_error (&error);
+          g_clear_pointer (&data->fs, folder_sync_free);
+          data->folder_index++;
+          sync_next_folder (task);
+          return;
+        }
       run_fail (task, error);
       return;
     }
@@ -1085,6 +1150,10 @@ replay_finished (GTask *task)
   MailerImapSync *self = g_task_get_source_object (task);
   RunData *data = g_task_get_task_data (task);
 
+  /* Before the journal entries go, and before the folders are resynced
+   * (one writer: in this order). */
+  if (data->orphans->len > 0)
+    mailer_store_delete_messages_async (self->store, data->orphans, FALSE, NULL, NULL, NULL);
   if (data->journal_done->len == 0)
     {
       sync_next_folder (task);
@@ -1114,13 +1183,21 @@ copyuid_untagged (MailerImapClient         *client,
       if (uid_set_from_value (response->code_args->pdata[1], from) &&
           uid_set_from_value (response->code_args->pdata[2], to) && from->len == to->len)
         for (guint i = 0; i < from->len; i++)
-          for (guint j = data->journal_index; j < data->journal_index + data->journal_group; j++)
+          for (guint j = 0; j < data->group_uids->len; j++)
             {
-              MailerStoreJournalEntry *entry = g_ptr_array_index (data->journal, j);
+              MailerStoreJournalEntry *entry = g_ptr_array_index (data->journal, data->journal_index + j);
+              MovedUid *moved;
 
-              if (entry->uid == g_array_index (from, guint32, i) && entry->message_id > 0)
-                mailer_store_set_message_uid_async (self->store, entry->message_id,
-                                                    g_array_index (to, guint32, i), NULL, NULL, NULL);
+              if (g_array_index (data->group_uids, guint32, j) != g_array_index (from, guint32, i) ||
+                  entry->message_id <= 0)
+                continue;
+              /* Kept here too: the store writes it in the background, and
+               * later entries for the message need it at once. */
+              moved = g_new (MovedUid, 1);
+              moved->folder_id = entry->dest_folder_id;
+              moved->uid = g_array_index (to, guint32, i);
+              g_hash_table_insert (data->moved, g_memdup2 (&entry->message_id, sizeof (gint64)), moved);
+              mailer_store_set_message_uid_async (self->store, entry->message_id, moved->uid, NULL, NULL, NULL);
             }
       return TRUE;
     }
@@ -1177,6 +1254,9 @@ replay_selected_cb (GObject      *source,
   response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
   if (response == NULL)
     {
+      /* A failed SELECT leaves no mailbox selected (RFC 3501 6.3.1): the
+       * next group must select its folder again. */
+      g_clear_pointer (&self->selected, g_free);
       if (g_error_matches (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_NO))
         {
           /* The folder is gone: so are the changes to it. */
@@ -1212,16 +1292,46 @@ ensure_selected (GTask      *task,
 
 static guint32
 entry_uid (MailerImapSync          *self,
+           RunData                 *data,
            MailerStoreJournalEntry *entry)
 {
-  gint64 uid = 0;
+  MovedUid *moved;
+  gint64 folder_id = 0, uid = 0;
 
   if (entry->uid > 0)
     return entry->uid;
-  /* Moved here before this change: the UID the server gave it since. */
-  if (entry->message_id > 0)
-    mailer_store_get_server_ids (self->store, entry->message_id, NULL, &uid, NULL, NULL);
+  if (entry->message_id <= 0)
+    return 0;
+  /* Moved here before this change: the UID the server gave it since, in
+   * this run or before, if it is still in the folder of the change (a UID
+   * means nothing in another folder). */
+  moved = g_hash_table_lookup (data->moved, &entry->message_id);
+  if (moved != NULL)
+    return moved->folder_id == entry->folder_id ? moved->uid : 0;
+  if (!mailer_store_get_server_ids (self->store, entry->message_id, &folder_id, &uid, NULL, NULL) ||
+      folder_id != entry->folder_id)
+    return 0;
   return uid;
+}
+
+/* A move is done with (confirmed, refused or given up): the local copy
+ * must have the UID the server gave it.  When the server did not say (no
+ * COPYUID: the move was made by an earlier run whose answer was lost, or
+ * the server lacks UIDPLUS), the copy is dropped here and the resync of
+ * its folder brings the server's, instead of a second one. */
+static void
+note_orphan (MailerImapSync          *self,
+             RunData                 *data,
+             MailerStoreJournalEntry *entry)
+{
+  gint64 uid = 0;
+
+  if (entry->op != MAILER_JOURNAL_OP_MOVE || entry->message_id <= 0 ||
+      g_hash_table_contains (data->superseded, &entry->id) ||
+      g_hash_table_contains (data->moved, &entry->message_id))
+    return;
+  if (mailer_store_get_server_ids (self->store, entry->message_id, NULL, &uid, NULL, NULL) && uid == 0)
+    g_array_append_val (data->orphans, entry->message_id);
 }
 
 static void
@@ -1241,20 +1351,25 @@ replay_next (GTask *task)
       MailerStoreJournalEntry *entry = g_ptr_array_index (data->journal, data->journal_index + i);
 
       g_array_append_val (data->journal_done, entry->id);
+      note_orphan (self, data, entry);
     }
   data->journal_index += data->journal_group;
   data->journal_group = 0;
+  g_array_set_size (data->group_uids, 0);
 
   while (data->journal_index < data->journal->len)
     {
       first = g_ptr_array_index (data->journal, data->journal_index);
       folder = folder_by_id (data, first->folder_id);
       if (folder != NULL && !g_hash_table_contains (data->gone_folders, GINT_TO_POINTER ((gint) first->folder_id)) &&
-          entry_uid (self, first) > 0 &&
+          !g_hash_table_contains (data->superseded, &first->id) &&
+          entry_uid (self, data, first) > 0 &&
           (first->op != MAILER_JOURNAL_OP_MOVE || folder_by_id (data, first->dest_folder_id) != NULL))
         break;
-      /* No folder or UID to apply it to any more. */
+      /* No folder or UID to apply it to any more, or replayed through a
+       * later entry. */
       g_array_append_val (data->journal_done, first->id);
+      note_orphan (self, data, first);
       data->journal_index++;
     }
   if (data->journal_index >= data->journal->len)
@@ -1272,13 +1387,15 @@ replay_next (GTask *task)
   for (guint i = data->journal_index; i < data->journal->len && n < 500; i++, n++)
     {
       MailerStoreJournalEntry *entry = g_ptr_array_index (data->journal, i);
-      guint32 uid = entry_uid (self, entry);
+      guint32 uid = entry_uid (self, data, entry);
 
       if (entry->folder_id != first->folder_id || entry->op != first->op ||
           entry->add_flags != first->add_flags || entry->remove_flags != first->remove_flags ||
-          entry->dest_folder_id != first->dest_folder_id || uid == 0)
+          entry->dest_folder_id != first->dest_folder_id || uid == 0 ||
+          g_hash_table_contains (data->superseded, &entry->id))
         break;
       g_array_append_val (uids, uid);
+      g_array_append_val (data->group_uids, uid);
     }
   data->journal_group = n;
   g_array_sort (uids, compare_uid_asc);
@@ -1387,6 +1504,87 @@ replay_next (GTask *task)
     }
 }
 
+/* Changes made here to a message moved here, before the move reached the
+ * server, were made to a copy the server has no UID for yet, and may
+ * never give one: a MOVE whose answer was lost finds nothing to move when
+ * it is replayed, so no COPYUID comes.  They are replayed where the
+ * message still is on the server instead: its flag changes before the
+ * move, and a later move or delete in place of the first move. */
+static void
+compact_journal (RunData *data)
+{
+  GPtrArray *journal = data->journal;
+  GPtrArray *ordered = g_ptr_array_new_full (journal->len, NULL);
+  g_autoptr(GHashTable) placed = g_hash_table_new (NULL, NULL);
+
+  for (guint i = 0; i < journal->len; i++)
+    {
+      MailerStoreJournalEntry *head = g_ptr_array_index (journal, i);
+      MailerStoreJournalEntry *last = head;
+      g_autoptr(GPtrArray) chain = NULL;
+
+      if (g_hash_table_contains (placed, head))
+        continue;
+      g_hash_table_add (placed, head);
+      if (head->op != MAILER_JOURNAL_OP_MOVE || head->uid <= 0 || head->message_id <= 0)
+        {
+          g_ptr_array_add (ordered, head);
+          continue;
+        }
+
+      /* What was done to the copy since: entries without a UID, each in
+       * the folder the moves so far took it to. */
+      chain = g_ptr_array_new ();
+      for (guint j = i + 1; j < journal->len && last->op == MAILER_JOURNAL_OP_MOVE; j++)
+        {
+          MailerStoreJournalEntry *entry = g_ptr_array_index (journal, j);
+
+          if (entry->message_id != head->message_id || entry->uid > 0)
+            continue;
+          if (entry->folder_id != last->dest_folder_id)
+            break;
+          g_ptr_array_add (chain, entry);
+          g_hash_table_add (placed, entry);
+          if (entry->op != MAILER_JOURNAL_OP_FLAGS)
+            last = entry;
+        }
+
+      for (guint j = 0; j < chain->len; j++)
+        {
+          MailerStoreJournalEntry *entry = g_ptr_array_index (chain, j);
+
+          if (entry->op != MAILER_JOURNAL_OP_FLAGS)
+            continue;
+          entry->folder_id = head->folder_id;
+          entry->uid = head->uid;
+          g_ptr_array_add (ordered, entry);
+        }
+      if (last != head)
+        {
+          g_hash_table_add (data->superseded, &head->id);
+          g_ptr_array_add (ordered, head);
+          for (guint j = 0; j < chain->len; j++)
+            {
+              MailerStoreJournalEntry *entry = g_ptr_array_index (chain, j);
+
+              if (entry->op == MAILER_JOURNAL_OP_FLAGS || entry == last)
+                continue;
+              g_hash_table_add (data->superseded, &entry->id);
+              g_ptr_array_add (ordered, entry);
+            }
+          last->folder_id = head->folder_id;
+          last->uid = head->uid;
+        }
+      g_ptr_array_add (ordered, last);
+    }
+
+  g_assert (ordered->len == journal->len);
+  g_ptr_array_set_free_func (journal, NULL);
+  g_ptr_array_unref (journal);
+  g_ptr_array_set_free_func (ordered, (GDestroyNotify) mailer_store_journal_entry_free);
+  data->journal = ordered;
+}
+
 static void
 replay_journal (GTask *task)
 {
@@ -1401,9 +1599,14 @@ replay_journal (GTask *task)
       return;
     }
   data->journal_done = g_array_new (FALSE, FALSE, sizeof (gint64));
+  data->group_uids = g_array_new (FALSE, FALSE, sizeof (guint32));
   data->gone_folders = g_hash_table_new (NULL, NULL);
+  data->moved = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  data->superseded = g_hash_table_new (g_int64_hash, g_int64_equal);
+  data->orphans = g_array_new (FALSE, FALSE, sizeof (gint64));
   data->journal_index = 0;
   data->journal_group = 0;
+  compact_journal (data);
   replay_next (task);
 }
 

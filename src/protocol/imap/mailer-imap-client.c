@@ -214,6 +214,12 @@ fail_all (MailerImapClient *self,
       pending_free (pending);
     }
   g_queue_clear_full (&self->writes, (GDestroyNotify) g_bytes_unref);
+
+  /* Nothing more can be read or sent in step with the server (a reply
+   * that cannot be framed, data before TLS, a cut): the connection is
+   * dropped now, not when the client is finalized. */
+  g_cancellable_cancel (self->cancellable);
+  mailer_connection_close_async (self->connection, NULL, NULL, NULL);
 }
 
 /* Writing */
@@ -269,6 +275,23 @@ send_next_part (MailerImapClient *self,
 {
   if (pending->sent < pending->parts->len)
     send_bytes (self, g_bytes_ref (g_ptr_array_index (pending->parts, pending->sent++)));
+}
+
+/* Starts the commands that may go: pipelined, but none behind one still
+ * waiting for a continuation request, or the server would take its bytes
+ * for the literal it asked for. */
+static void
+send_queued (MailerImapClient *self)
+{
+  for (GList *l = self->pending.head; l != NULL; l = l->next)
+    {
+      Pending *pending = l->data;
+
+      if (pending->sent == 0)
+        send_next_part (self, pending);
+      if (pending->sent < pending->parts->len)
+        return;
+    }
 }
 
 /* Reading and dispatching */
@@ -329,6 +352,8 @@ complete_tagged (MailerImapClient   *self,
           g_task_return_error (pending->task, error);
         }
       pending_free (pending);
+      /* Refused before it was all sent: those behind it may go now. */
+      send_queued (self);
       return;
     }
 
@@ -359,6 +384,7 @@ dispatch (MailerImapClient   *self,
           if (pending->sent < pending->parts->len)
             {
               send_next_part (self, pending);
+              send_queued (self);
               mailer_imap_response_free (response);
               return;
             }
@@ -571,7 +597,7 @@ mailer_imap_client_run_async (MailerImapClient       *self,
   pending->func = func;
   pending->func_data = func_data;
   pending->pause_after = g_ascii_strcasecmp (mailer_imap_command_get_name (owned), "STARTTLS") == 0;
-  send_next_part (self, pending);
+  send_queued (self);
   read_more (self);
 }
 
@@ -952,7 +978,7 @@ mailer_imap_client_login_async (MailerImapClient    *self,
       g_task_set_source_tag (inner, mailer_imap_client_run_async);
       pending = queue_command (self, parts, inner);
       pending->tag = g_steal_pointer (&tag);
-      send_next_part (self, pending);
+      send_queued (self);
       read_more (self);
       return;
     }
@@ -1039,7 +1065,7 @@ mailer_imap_client_idle_async (MailerImapClient    *self,
   pending = queue_command (self, parts, inner);
   pending->tag = g_steal_pointer (&tag);
   pending->is_idle = TRUE;
-  send_next_part (self, pending);
+  send_queued (self);
   read_more (self);
 }
 
