@@ -93,6 +93,7 @@ load_account (MailerStore *store,
 
   account = mailer_account_new (MAILER_ACCOUNT_KIND_IMAP);
   mailer_account_set_host (account, host);
+  mailer_account_set_prefetch_days (account, 0);
   mailer_account_set_port (account, port);
   mailer_account_set_username (account, user);
   mailer_store_save_account_async (store, account, NULL, mailer_test_store_result_cb, &pending);

@@ -755,6 +755,7 @@ add_account (MailerStore    *store,
   GAsyncResult *pending = NULL;
 
   mailer_account_set_host (account, "127.0.0.1");
+  mailer_account_set_prefetch_days (account, 0);
   mailer_account_set_port (account, port);
   mailer_account_set_security (account, security);
   mailer_account_set_username (account, user);

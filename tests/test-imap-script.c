@@ -52,6 +52,7 @@ fixture_set_up (Fixture       *fixture,
 
   fixture->account = mailer_account_new (MAILER_ACCOUNT_KIND_IMAP);
   mailer_account_set_host (fixture->account, "127.0.0.1");
+  mailer_account_set_prefetch_days (fixture->account, 0);
   mailer_account_set_port (fixture->account, 143);
   mailer_account_set_security (fixture->account, MAILER_SECURITY_NONE);
   mailer_account_set_username (fixture->account, USER);

@@ -83,6 +83,8 @@ fixture_set_up (Fixture       *fixture,
   mailer_account_set_security (fixture->account, MAILER_SECURITY_TLS);
   mailer_account_set_username (fixture->account, USER);
   mailer_account_set_pinned_certificate (fixture->account, pin);
+  /* Bodies on demand only, unless a test asks for them ahead. */
+  mailer_account_set_prefetch_days (fixture->account, 0);
   {
     g_autoptr(GAsyncResult) result = NULL;
     GAsyncResult *pending = NULL;
@@ -501,6 +503,49 @@ test_fetch_body (Fixture       *fixture,
   g_assert_true (g_utf8_strlen (mailer_message_get_preview (message), -1) > 10);
 }
 
+/* Bodies of recent mail come ahead, for offline reading and previews;
+ * older ones wait until opened. */
+static void
+test_prefetch (Fixture       *fixture,
+               gconstpointer  user_data)
+{
+  g_autoptr(MailerMessageList) list = NULL;
+  gint64 since = g_get_real_time () / G_USEC_PER_SEC - 30 * 24 * 3600;
+  guint recent = 0, fetched = 0;
+
+  mailer_account_set_prefetch_days (fixture->account, 30);
+  run_sync (fixture);
+  list = mailer_message_list_new_for_folder (fixture->store, folder_id (fixture, MAILER_FOLDER_ROLE_INBOX), NULL);
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (list)); i++)
+    {
+      g_autoptr(MailerMessage) message = g_list_model_get_item (G_LIST_MODEL (list), i);
+      gboolean complete = mailer_message_get_body_state (message) == MAILER_BODY_STATE_COMPLETE;
+
+      if (mailer_message_get_date (message) >= since)
+        {
+          recent++;
+          g_assert_true (complete);
+          g_assert_nonnull (mailer_store_get_raw (fixture->store, mailer_message_get_id (message), NULL));
+        }
+      else
+        g_assert_false (complete);
+      fetched += complete;
+    }
+  g_test_message ("%u of %u messages are from the last 30 days; %u bodies fetched ahead",
+                  recent, g_list_model_get_n_items (G_LIST_MODEL (list)), fetched);
+  g_assert_cmpuint (fetched, ==, recent);
+
+  /* Everything, when asked. */
+  mailer_account_set_prefetch_days (fixture->account, MAILER_ACCOUNT_PREFETCH_ALL);
+  run_sync (fixture);
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (list)); i++)
+    {
+      g_autoptr(MailerMessage) message = g_list_model_get_item (G_LIST_MODEL (list), i);
+
+      g_assert_cmpint (mailer_message_get_body_state (message), ==, MAILER_BODY_STATE_COMPLETE);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -516,6 +561,7 @@ main (int   argc,
   ADD ("push", test_push);
   ADD ("uidvalidity-change", test_uidvalidity_change);
   ADD ("fetch-body", test_fetch_body);
+  ADD ("prefetch", test_prefetch);
 #undef ADD
 
   return g_test_run ();

@@ -440,6 +440,7 @@ static char *opt_leave_on_server;
 static int opt_keep_days = -1;
 static char *opt_delete_when_deleted;
 static gint64 opt_size_limit = -1;
+static char *opt_prefetch_days;
 
 static const GOptionEntry add_account_entries[] = {
   { "protocol", 0, 0, G_OPTION_ARG_STRING, &opt_protocol, "pop3 or imap (required)", "PROTOCOL" },
@@ -462,6 +463,9 @@ static const GOptionEntry add_account_entries[] = {
     "POP3: delete the server copy of what is deleted here (default: yes)", "yes|no" },
   { "size-limit", 0, 0, G_OPTION_ARG_INT64, &opt_size_limit,
     "POP3: download only the start of larger messages (default: 0, no limit)", "BYTES" },
+  { "prefetch-days", 0, 0, G_OPTION_ARG_STRING, &opt_prefetch_days,
+    "IMAP: download the bodies of mail from the last N days ahead, for offline reading "
+    "(default: 30; 0 = none; all = all mail)", "N|all" },
   { NULL }
 };
 
@@ -684,6 +688,11 @@ run_add_account (MailerSession  *session,
       (opt_leave_on_server || opt_keep_days >= 0 || opt_delete_when_deleted || opt_size_limit >= 0))
     return usage_error ("--leave-on-server, --keep-days, --delete-when-deleted and --size-limit "
                         "are for POP3 accounts");
+  if (kind != MAILER_ACCOUNT_KIND_IMAP && opt_prefetch_days != NULL)
+    return usage_error ("--prefetch-days is for IMAP accounts");
+  if (opt_prefetch_days != NULL && g_strcmp0 (opt_prefetch_days, "all") != 0 &&
+      !g_ascii_string_to_unsigned (opt_prefetch_days, 10, 0, MAILER_ACCOUNT_PREFETCH_ALL, NULL, NULL))
+    return usage_error ("--prefetch-days takes a number of days, or all");
   if (opt_leave_on_server != NULL &&
       !parse_yes_no ("leave-on-server", opt_leave_on_server, &leave_on_server, &error))
     return report (error);
@@ -715,6 +724,14 @@ run_add_account (MailerSession  *session,
     mailer_account_set_address (account, opt_address);
   if (pin != NULL)
     mailer_account_set_pinned_certificate (account, pin);
+  if (opt_prefetch_days != NULL)
+    {
+      guint64 days = MAILER_ACCOUNT_PREFETCH_ALL;
+
+      if (g_strcmp0 (opt_prefetch_days, "all") != 0)
+        g_ascii_string_to_unsigned (opt_prefetch_days, 10, 0, MAILER_ACCOUNT_PREFETCH_ALL, &days, NULL);
+      mailer_account_set_prefetch_days (account, days);
+    }
   if (kind == MAILER_ACCOUNT_KIND_POP3)
     {
       mailer_account_set_leave_on_server (account, leave_on_server);

@@ -32,6 +32,7 @@ struct _MailerAccount
   gboolean delete_when_deleted;
   guint64 size_limit;
   guint check_interval;
+  guint prefetch_days;
 };
 
 G_DEFINE_FINAL_TYPE (MailerAccount, mailer_account, G_TYPE_OBJECT)
@@ -57,6 +58,7 @@ enum {
   PROP_DELETE_WHEN_DELETED,
   PROP_SIZE_LIMIT,
   PROP_CHECK_INTERVAL,
+  PROP_PREFETCH_DAYS,
   N_PROPS
 };
 
@@ -140,6 +142,9 @@ mailer_account_get_property (GObject    *object,
     case PROP_CHECK_INTERVAL:
       g_value_set_uint (value, self->check_interval);
       break;
+    case PROP_PREFETCH_DAYS:
+      g_value_set_uint (value, self->prefetch_days);
+      break;
     case PROP_FOLDERS:
       g_value_set_object (value, mailer_account_get_folders (self));
       break;
@@ -211,6 +216,9 @@ mailer_account_set_property (GObject      *object,
       break;
     case PROP_CHECK_INTERVAL:
       mailer_account_set_check_interval (self, g_value_get_uint (value));
+      break;
+    case PROP_PREFETCH_DAYS:
+      mailer_account_set_prefetch_days (self, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -325,6 +333,12 @@ mailer_account_class_init (MailerAccountClass *klass)
     g_param_spec_uint ("check-interval", NULL, NULL, 0, G_MAXUINT, 600,
                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
+  /* IMAP: bodies of mail from the last this many days are downloaded
+   * ahead, for offline reading; 0 = none, MAILER_ACCOUNT_PREFETCH_ALL = all. */
+  properties[PROP_PREFETCH_DAYS] =
+    g_param_spec_uint ("prefetch-days", NULL, NULL, 0, MAILER_ACCOUNT_PREFETCH_ALL, 30,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -335,6 +349,7 @@ mailer_account_init (MailerAccount *self)
   self->leave_on_server = TRUE;
   self->delete_when_deleted = TRUE;
   self->check_interval = 600;
+  self->prefetch_days = 30;
 }
 
 /**
@@ -541,3 +556,4 @@ SIMPLE_PROPERTY (guint, keep_days, PROP_KEEP_DAYS)
 SIMPLE_PROPERTY (gboolean, delete_when_deleted, PROP_DELETE_WHEN_DELETED)
 SIMPLE_PROPERTY (guint64, size_limit, PROP_SIZE_LIMIT)
 SIMPLE_PROPERTY (guint, check_interval, PROP_CHECK_INTERVAL)
+SIMPLE_PROPERTY (guint, prefetch_days, PROP_PREFETCH_DAYS)

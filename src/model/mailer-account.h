@@ -68,4 +68,11 @@ guint                  mailer_account_get_check_interval      (MailerAccount    
 void                   mailer_account_set_check_interval      (MailerAccount       *self,
                                                                guint                check_interval);
 
+/* prefetch-days for "all of it" */
+#define MAILER_ACCOUNT_PREFETCH_ALL 36500
+
+guint                  mailer_account_get_prefetch_days       (MailerAccount       *self);
+void                   mailer_account_set_prefetch_days       (MailerAccount       *self,
+                                                               guint                days);
+
 G_END_DECLS

@@ -1894,6 +1894,55 @@ mailer_store_get_folder_state (MailerStore             *self,
 }
 
 /**
+ * mailer_store_list_missing_bodies:
+ * @since: only messages dated from then on (unix time)
+ * @limit: at most this many, newest first
+ *
+ * Messages of an IMAP folder whose body is not stored yet, for
+ * downloading ahead of reading.
+ *
+ * Returns: (transfer full) (element-type gint64): pairs of message id and
+ *   UID, newest first
+ */
+GArray *
+mailer_store_list_missing_bodies (MailerStore  *self,
+                                  gint64        folder_id,
+                                  gint64        since,
+                                  guint         limit,
+                                  GError      **error)
+{
+  g_autoptr(GArray) pairs = g_array_new (FALSE, FALSE, sizeof (gint64));
+  sqlite3_stmt *stmt;
+  int rc;
+
+  g_return_val_if_fail (MAILER_IS_STORE (self), NULL);
+
+  stmt = _mailer_store_read_stmt (self,
+                                  "SELECT id, uid FROM messages"
+                                  " WHERE folder_id = ?1 AND body_state = 0 AND uid IS NOT NULL AND date >= ?2"
+                                  " ORDER BY date DESC, id DESC LIMIT ?3",
+                                  error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, folder_id);
+  sqlite3_bind_int64 (stmt, 2, since);
+  sqlite3_bind_int64 (stmt, 3, limit);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint64 pair[2] = { sqlite3_column_int64 (stmt, 0), sqlite3_column_int64 (stmt, 1) };
+
+      g_array_append_vals (pairs, pair, 2);
+    }
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      _mailer_store_set_error (error, _mailer_store_get_read_db (self), rc, "Reading a folder");
+      return NULL;
+    }
+  return g_steal_pointer (&pairs);
+}
+
+/**
  * mailer_store_list_folder_uids:
  *
  * Returns: (transfer full) (element-type guint32): the UIDs stored for the

@@ -634,6 +634,7 @@ typedef struct
   gboolean delete_when_deleted;
   guint64 size_limit;
   guint check_interval;
+  guint prefetch_days;
   gint64 id;                /* result */
 } AccountRow;
 
@@ -673,6 +674,7 @@ account_row_new (MailerAccount *account)
   row->delete_when_deleted = mailer_account_get_delete_when_deleted (account);
   row->size_limit = mailer_account_get_size_limit (account);
   row->check_interval = mailer_account_get_check_interval (account);
+  row->prefetch_days = mailer_account_get_prefetch_days (account);
   row->id = mailer_account_get_id (account);
   return row;
 }
@@ -702,13 +704,13 @@ save_account_write (MailerStore  *self,
                            "INSERT INTO accounts (uuid, kind, display_name, address, host, port,"
                            "                      security, username, pinned_certificate,"
                            "                      leave_on_server, keep_days, delete_when_deleted,"
-                           "                      size_limit, check_interval)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                           "                      size_limit, check_interval, prefetch_days)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
                            " ON CONFLICT (uuid) DO UPDATE SET"
                            "   display_name = ?3, address = ?4, host = ?5, port = ?6,"
                            "   security = ?7, username = ?8, pinned_certificate = ?9,"
                            "   leave_on_server = ?10, keep_days = ?11, delete_when_deleted = ?12,"
-                           "   size_limit = ?13, check_interval = ?14"
+                           "   size_limit = ?13, check_interval = ?14, prefetch_days = ?15"
                            " RETURNING id",
                            -1, &stmt, NULL);
   if (rc != SQLITE_OK)
@@ -731,6 +733,7 @@ save_account_write (MailerStore  *self,
   sqlite3_bind_int (stmt, 12, row->delete_when_deleted ? 1 : 0);
   sqlite3_bind_int64 (stmt, 13, MIN (row->size_limit, (guint64) G_MAXINT64));
   sqlite3_bind_int64 (stmt, 14, row->check_interval);
+  sqlite3_bind_int (stmt, 15, MIN (row->prefetch_days, MAILER_ACCOUNT_PREFETCH_ALL));
 
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
@@ -915,7 +918,7 @@ mailer_store_list_accounts (MailerStore  *self,
                            "SELECT id, uuid, kind, display_name, address, host, port,"
                            "       security, username, pinned_certificate,"
                            "       leave_on_server, keep_days, delete_when_deleted,"
-                           "       size_limit, check_interval"
+                           "       size_limit, check_interval, prefetch_days"
                            " FROM accounts ORDER BY position, id",
                            -1, &stmt, NULL);
   if (rc != SQLITE_OK)
@@ -949,6 +952,7 @@ mailer_store_list_accounts (MailerStore  *self,
                               "delete-when-deleted", sqlite3_column_int (stmt, 12) != 0,
                               "size-limit", (guint64) MAX (sqlite3_column_int64 (stmt, 13), 0),
                               "check-interval", (guint) CLAMP (sqlite3_column_int64 (stmt, 14), 0, G_MAXUINT),
+                              "prefetch-days", (guint) CLAMP (sqlite3_column_int (stmt, 15), 0, MAILER_ACCOUNT_PREFETCH_ALL),
                               NULL);
       g_ptr_array_add (accounts, account);
     }

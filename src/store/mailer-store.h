@@ -308,6 +308,11 @@ typedef struct
   guint64 modseq;
 } MailerStoreFlagUpdate;
 
+GArray      *mailer_store_list_missing_bodies      (MailerStore            *self,
+                                                    gint64                  folder_id,
+                                                    gint64                  since,
+                                                    guint                   limit,
+                                                    GError                **error);
 gboolean     mailer_store_get_folder_state         (MailerStore            *self,
                                                     gint64                  folder_id,
                                                     MailerStoreFolderState *state,

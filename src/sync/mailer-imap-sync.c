@@ -459,6 +459,10 @@ typedef struct
   gboolean fetching;
   guint committing;
   GPtrArray *window;     /* MailerStoreNewMessage being fetched */
+  GArray *prefetch;      /* gint64 pairs (id, uid) of bodies to fetch ahead */
+  guint prefetch_next;   /* pairs done */
+  guint storing;         /* bodies being written */
+  GHashTable *bodies;    /* uid -> GBytes of the window being fetched */
   GError *error;
 } FolderSync;
 
@@ -475,6 +479,8 @@ folder_sync_free (FolderSync *fs)
   g_clear_pointer (&fs->server_uids, g_array_unref);
   g_clear_pointer (&fs->new_uids, g_array_unref);
   g_clear_pointer (&fs->window, g_ptr_array_unref);
+  g_clear_pointer (&fs->prefetch, g_array_unref);
+  g_clear_pointer (&fs->bodies, g_hash_table_unref);
   g_clear_error (&fs->error);
   g_free (fs);
 }
@@ -647,8 +653,147 @@ compare_uid_asc (gconstpointer a,
 
 static void fetch_next_window (GTask *task);
 
+/* Bodies of recent mail, fetched ahead so that it reads offline (and
+ * shows a preview): the account's prefetch window, newest first, a bounded
+ * number per run. */
+
+#define PREFETCH_WINDOW 20
+#define PREFETCH_PER_RUN 400
+
+static void prefetch_next (GTask *task);
+static void folder_finished (GTask *task);
+
+static void
+body_stored_ahead_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  RunData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!mailer_store_set_raw_finish (MAILER_STORE (source), result, &error))
+    g_debug ("A body fetched ahead was not stored: %s", error->message);
+  if (--data->fs->storing == 0)
+    prefetch_next (task);
+}
+
+static gboolean
+prefetch_untagged (MailerImapClient         *client,
+                   const MailerImapResponse *response,
+                   gpointer                  user_data)
+{
+  GTask *task = user_data;
+  RunData *data = g_task_get_task_data (task);
+  g_autoptr(MailerImapFetch) fetch = NULL;
+  GBytes *body;
+
+  if (data->fs == NULL || g_strcmp0 (response->name, "FETCH") != 0)
+    return select_untagged (client, response, user_data);
+  fetch = mailer_imap_parse_fetch (response, NULL);
+  if (fetch == NULL || fetch->uid == 0 || fetch->sections == NULL ||
+      (body = g_hash_table_lookup (fetch->sections, "")) == NULL)
+    return select_untagged (client, response, user_data);
+  g_hash_table_replace (data->fs->bodies, GUINT_TO_POINTER (fetch->uid), g_bytes_ref (body));
+  return TRUE;
+}
+
+static void
+prefetched_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  FolderSync *fs = data->fs;
+  g_autoptr(MailerImapResponse) response = NULL;
+  g_autoptr(GError) error = NULL;
+  guint first = fs->prefetch_next;
+
+  response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
+  if (response == NULL)
+    {
+      /* Fetching ahead is a convenience: the run goes on without it.  A
+       * lost connection shows in the next step. */
+      g_debug ("Fetching bodies ahead stopped: %s", error->message);
+      folder_finished (task);
+      return;
+    }
+
+  fs->prefetch_next = MIN (first + 2 * PREFETCH_WINDOW, fs->prefetch->len);
+  for (guint i = first; i < fs->prefetch_next; i += 2)
+    {
+      gint64 id = g_array_index (fs->prefetch, gint64, i);
+      guint32 uid = g_array_index (fs->prefetch, gint64, i + 1);
+      GBytes *body = g_hash_table_lookup (fs->bodies, GUINT_TO_POINTER (uid));
+
+      if (body == NULL)
+        continue;
+      fs->storing++;
+      mailer_store_set_raw_async (self->store, id, body, g_task_get_cancellable (task),
+                                  body_stored_ahead_cb, g_object_ref (task));
+    }
+  g_hash_table_remove_all (fs->bodies);
+  if (fs->storing == 0)
+    prefetch_next (task);
+}
+
+static void
+prefetch_next (GTask *task)
+{
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  FolderSync *fs = data->fs;
+  g_autoptr(GArray) uids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autofree char *set = NULL;
+  MailerImapCommand *command;
+
+  if (fs->prefetch_next >= fs->prefetch->len)
+    {
+      folder_finished (task);
+      return;
+    }
+  for (guint i = fs->prefetch_next; i < fs->prefetch->len && i < fs->prefetch_next + 2 * PREFETCH_WINDOW; i += 2)
+    {
+      guint32 uid = g_array_index (fs->prefetch, gint64, i + 1);
+
+      g_array_append_val (uids, uid);
+    }
+  g_array_sort (uids, compare_uid_asc);
+  set = mailer_imap_format_sequence_set ((const guint32 *) uids->data, uids->len);
+
+  command = mailer_imap_command_new ("UID FETCH");
+  mailer_imap_command_add_raw (command, set, NULL);
+  mailer_imap_command_add_raw (command, "(UID BODY.PEEK[])", NULL);
+  run_command (self, command, prefetch_untagged, task, prefetched_cb);
+}
+
 static void
 folder_done (GTask *task)
+{
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  FolderSync *fs = data->fs;
+  guint days = mailer_account_get_prefetch_days (self->account);
+  gint64 since;
+
+  if (days == 0 || fs->prefetch != NULL)
+    {
+      folder_finished (task);
+      return;
+    }
+  since = days >= MAILER_ACCOUNT_PREFETCH_ALL ? 0 : g_get_real_time () / G_USEC_PER_SEC - (gint64) days * 24 * 3600;
+  fs->prefetch = mailer_store_list_missing_bodies (self->store, fs->folder->id, since, PREFETCH_PER_RUN, NULL);
+  if (fs->prefetch == NULL)
+    fs->prefetch = g_array_new (FALSE, FALSE, sizeof (gint64));
+  fs->bodies = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_bytes_unref);
+  fs->prefetch_next = 0;
+  prefetch_next (task);
+}
+
+static void
+folder_finished (GTask *task)
 {
   RunData *data = g_task_get_task_data (task);
 
