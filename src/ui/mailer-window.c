@@ -356,9 +356,11 @@ create_children_cb (gpointer item,
 {
   GListModel *children = NULL;
 
+  /* An account's folders may arrive later (its first sync): the tree
+   * follows its model as it fills. */
   if (MAILER_IS_ACCOUNT (item))
-    children = mailer_account_get_folders (item);
-  else if (MAILER_IS_FOLDER (item) && mailer_folder_get_account_id (item) != 0)
+    return g_object_ref (mailer_account_get_folders (item));
+  if (MAILER_IS_FOLDER (item) && mailer_folder_get_account_id (item) != 0)
     children = mailer_folder_get_children (item);
   if (children == NULL || g_list_model_get_n_items (children) == 0)
     return NULL;
