@@ -24,8 +24,11 @@
 #include "mailer-imap-client.h"
 #include "mailer-imap-sync.h"
 
-/* Summaries per UID FETCH. */
+/* Summaries per UID FETCH: the first windows small, so that the list
+ * fills soon, then as many as fetched so far, up to MAX_WINDOW: fewer
+ * round trips and transactions. */
 #define WINDOW 250
+#define MAX_WINDOW 1000
 /* Servers drop IDLE after 30 minutes (RFC 2177); renew before. */
 #define IDLE_RENEW_SECONDS (25 * 60)
 #define SUMMARY_ITEMS \
@@ -618,6 +621,16 @@ select_untagged (MailerImapClient         *client,
         }
       return TRUE;
     }
+  if (g_strcmp0 (response->name, "ESEARCH") == 0)
+    {
+      /* "(TAG ...) UID ALL set": the UIDs of a RETURN (ALL) search. */
+      for (guint i = 0; i + 1 < response->args->len; i++)
+        if (mailer_imap_atom_equal (response->args->pdata[i], "ALL") &&
+            !uid_set_from_value (response->args->pdata[i + 1], fs->server_uids) && fs->error == NULL)
+          fs->error = g_error_new_literal (MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_PARSE,
+                                           "The server sent search results that cannot be read");
+      return TRUE;
+    }
   if (g_strcmp0 (response->name, "SEARCH") == 0)
     {
       for (guint i = 0; i < response->args->len; i++)
@@ -923,11 +936,12 @@ fetch_next_window (GTask *task)
   g_autoptr(GArray) uids = g_array_new (FALSE, FALSE, sizeof (guint32));
   g_autofree char *set = NULL;
   MailerImapCommand *command;
+  guint window = CLAMP (fs->next_new, WINDOW, MAX_WINDOW);
 
   if (fs->fetching || fs->error != NULL || fs->next_new >= fs->new_uids->len)
     return;
 
-  while (fs->next_new < fs->new_uids->len && uids->len < WINDOW)
+  while (fs->next_new < fs->new_uids->len && uids->len < window)
     g_array_append_val (uids, g_array_index (fs->new_uids, guint32, fs->next_new++));
   /* Ascending, for the set syntax. */
   g_array_sort (uids, compare_uid_asc);
@@ -1008,9 +1022,9 @@ search_done_cb (GObject      *source,
   GError *error = NULL;
 
   response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
-  if (response == NULL)
+  if (response == NULL || fs->error != NULL)
     {
-      run_fail (task, error);
+      run_fail (task, response == NULL ? error : g_steal_pointer (&fs->error));
       return;
     }
 
@@ -1095,6 +1109,11 @@ search_uids (GTask *task)
     range = g_strdup ("1:*");
 
   command = mailer_imap_command_new ("UID SEARCH");
+  /* RFC 4731: the UIDs as a set ("1:20000"), where a plain SEARCH lists
+   * each, on a line that passes the client's 64 KiB limit from some
+   * 11,000 messages on. */
+  if (mailer_imap_client_has_capability (self->client, "ESEARCH"))
+    mailer_imap_command_add_raw (command, "RETURN (ALL)", NULL);
   mailer_imap_command_add_atom (command, "UID", NULL);
   mailer_imap_command_add_raw (command, range, NULL);
   run_command (self, command, select_untagged, task, search_done_cb);
