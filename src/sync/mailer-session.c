@@ -24,6 +24,7 @@ struct _MailerSession
   GHashTable *timers;      /* MailerAccount -> GSource id of its periodic check */
   GHashTable *imap;        /* MailerAccount -> MailerImapSync, kept for push */
   gboolean push;
+  gboolean periodic;
 };
 
 G_DEFINE_FINAL_TYPE (MailerSession, mailer_session, G_TYPE_OBJECT)
@@ -298,6 +299,38 @@ find_account_position (MailerSession *self,
  * exists without its password; if the store then fails, the password is
  * taken back out. */
 
+static gboolean periodic_check_cb (gpointer user_data);
+
+static void
+disarm_periodic_check (MailerSession *self,
+                       MailerAccount *account)
+{
+  gpointer id;
+
+  if (self->timers == NULL ||
+      !g_hash_table_lookup_extended (self->timers, account, NULL, &id))
+    return;
+  g_source_remove (GPOINTER_TO_UINT (id));
+  g_object_set_data (G_OBJECT (account), "mailer-session", NULL);
+  g_hash_table_remove (self->timers, account);
+}
+
+/* (Re)starts @account's periodic check on its current interval, when
+ * periodic checks are on. */
+static void
+arm_periodic_check (MailerSession *self,
+                    MailerAccount *account)
+{
+  guint interval = mailer_account_get_check_interval (account);
+
+  disarm_periodic_check (self, account);
+  if (!self->periodic || interval == 0)
+    return;
+  g_object_set_data (G_OBJECT (account), "mailer-session", self);
+  g_hash_table_insert (self->timers, g_object_ref (account),
+                       GUINT_TO_POINTER (g_timeout_add_seconds (interval, periodic_check_cb, account)));
+}
+
 static void
 add_clear_after_failure_cb (GObject      *source,
                             GAsyncResult *result,
@@ -322,6 +355,13 @@ add_store_cb (GObject      *source,
 
   if (!mailer_store_save_account_finish (MAILER_STORE (source), result, &error))
     {
+      /* A new account leaves nothing behind; a known one whose changed
+       * settings could not be saved keeps its password. */
+      if (find_account_position (self, account, NULL))
+        {
+          g_task_return_error (task, error);
+          return;
+        }
       g_task_set_task_data (task, error, (GDestroyNotify) g_error_free);
       mailer_secrets_clear_password_async (account, NULL, add_clear_after_failure_cb,
                                            g_steal_pointer (&task));
@@ -330,6 +370,8 @@ add_store_cb (GObject      *source,
 
   if (!find_account_position (self, account, NULL))
     g_list_store_append (self->accounts, account);
+  /* Its check interval may have changed. */
+  arm_periodic_check (self, account);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -448,6 +490,7 @@ mailer_session_remove_account_async (MailerSession       *self,
                                      gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  MailerImapSync *sync;
 
   g_return_if_fail (MAILER_IS_SESSION (self));
   g_return_if_fail (MAILER_IS_ACCOUNT (account));
@@ -455,6 +498,16 @@ mailer_session_remove_account_async (MailerSession       *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mailer_session_remove_account_async);
   g_object_set_data_full (G_OBJECT (task), "account", g_object_ref (account), g_object_unref);
+
+  /* Nothing runs for it any more: no check, no push, no timer. */
+  mailer_session_cancel_sync (self, account);
+  sync = g_hash_table_lookup (self->imap, account);
+  if (sync != NULL)
+    {
+      mailer_imap_sync_stop_push (sync);
+      g_hash_table_remove (self->imap, account);
+    }
+  disarm_periodic_check (self, account);
 
   mailer_store_delete_account_async (self->store, account, cancellable,
                                      remove_store_cb, g_steal_pointer (&task));
@@ -670,41 +723,26 @@ periodic_check_cb (gpointer user_data)
  * mailer_session_set_periodic_checks:
  *
  * Checks every account for mail on its own interval (its check-interval
- * property; 0 = never on its own), or stops doing so.
+ * property; 0 = never on its own), or stops doing so.  Accounts added or
+ * saved later follow the same choice.
  */
 void
 mailer_session_set_periodic_checks (MailerSession *self,
                                     gboolean       enabled)
 {
-  GHashTableIter iter;
-  gpointer account, id;
   guint n;
 
   g_return_if_fail (MAILER_IS_SESSION (self));
 
   if (self->timers == NULL)
     return;
-  g_hash_table_iter_init (&iter, self->timers);
-  while (g_hash_table_iter_next (&iter, &account, &id))
-    {
-      g_source_remove (GPOINTER_TO_UINT (id));
-      g_object_set_data (account, "mailer-session", NULL);
-    }
-  g_hash_table_remove_all (self->timers);
-  if (!enabled)
-    return;
-
+  self->periodic = enabled;
   n = g_list_model_get_n_items (G_LIST_MODEL (self->accounts));
   for (guint i = 0; i < n; i++)
     {
-      g_autoptr(MailerAccount) item = g_list_model_get_item (G_LIST_MODEL (self->accounts), i);
-      guint interval = mailer_account_get_check_interval (item);
+      g_autoptr(MailerAccount) account = g_list_model_get_item (G_LIST_MODEL (self->accounts), i);
 
-      if (interval == 0)
-        continue;
-      g_object_set_data (G_OBJECT (item), "mailer-session", self);
-      g_hash_table_insert (self->timers, g_object_ref (item),
-                           GUINT_TO_POINTER (g_timeout_add_seconds (interval, periodic_check_cb, item)));
+      arm_periodic_check (self, account);
     }
 }
 

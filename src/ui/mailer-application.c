@@ -8,6 +8,7 @@
 #include <glib/gi18n.h>
 
 #include "mailer-application.h"
+#include "mailer-preferences-window.h"
 #include "mailer-session.h"
 #include "mailer-window.h"
 
@@ -84,9 +85,26 @@ about_activated (GSimpleAction *action,
   gtk_window_present (GTK_WINDOW (about));
 }
 
+static void
+preferences_activated (GSimpleAction *action,
+                       GVariant      *parameter,
+                       gpointer       user_data)
+{
+  MailerApplication *self = MAILER_APPLICATION (user_data);
+  MailerPreferencesWindow *preferences;
+
+  /* Without a store there is nothing to set. */
+  if (self->session == NULL)
+    return;
+  preferences = mailer_preferences_window_new (gtk_application_get_active_window (GTK_APPLICATION (self)),
+                                               self->session);
+  gtk_window_present (GTK_WINDOW (preferences));
+}
+
 static const GActionEntry app_actions[] = {
   { "quit", quit_activated },
   { "about", about_activated },
+  { "preferences", preferences_activated },
 };
 
 static void
@@ -98,6 +116,8 @@ mailer_application_startup (GApplication *app)
                                    G_N_ELEMENTS (app_actions), app);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit",
                                          (const char *[]) { "<Control>q", NULL });
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.preferences",
+                                         (const char *[]) { "<Control>comma", NULL });
   gtk_window_set_default_icon_name (APP_ID);
 }
 
