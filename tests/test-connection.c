@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <glib/gstdio.h>
+
 #include "mailer-connection.h"
 #include "mailer-test-certificate.h"
 #include "mailer-test-script-server.h"
@@ -166,23 +168,20 @@ test_starttls_injection (void)
   g_assert_false (mailer_connection_is_encrypted (connection));
 }
 
+/* STARTTLS on a script server presenting @certificate, the client
+ * pinning @pin; then one line over TLS. */
 static void
-test_starttls_pinned (void)
+starttls_with (GTlsCertificate *certificate,
+               const char      *pin)
 {
   g_autoptr(MailerTestScriptServer) server = mailer_test_script_server_new ();
   g_autoptr(MailerConnection) connection = NULL;
-  g_autoptr(GTlsCertificate) certificate = NULL;
   g_autoptr(GAsyncResult) result = NULL;
   GAsyncResult *pending = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *greeting = NULL;
   g_autofree char *reply = NULL;
   g_autofree char *secure = NULL;
-  g_autofree char *pin = NULL;
-
-  certificate = mailer_test_certificate_new_temporary (&error);
-  g_assert_no_error (error);
-  pin = mailer_certificate_get_sha256 (certificate);
 
   mailer_test_script_server_set_certificate (server, certificate);
   mailer_test_script_server_send (server, "220 ready");
@@ -214,6 +213,54 @@ test_starttls_pinned (void)
   write_text (connection, "QUIT\r\n");
   g_assert_true (mailer_test_script_server_wait_done (server, 5000));
   g_assert_null (mailer_test_script_server_get_error (server));
+}
+
+static void
+test_starttls_pinned (void)
+{
+  g_autoptr(GTlsCertificate) certificate = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *pin = NULL;
+
+  certificate = mailer_test_certificate_new_temporary (&error);
+  g_assert_no_error (error);
+  pin = mailer_certificate_get_sha256 (certificate);
+  starttls_with (certificate, pin);
+}
+
+/* A pin is checked without the system's trust list, which is only read
+ * when the certificate is another one: one the system trusts still
+ * passes, as it would without a pin.  (The system's list is stood in for
+ * by the backend's default database.) */
+static void
+test_starttls_pinned_other_trusted (void)
+{
+  GTlsBackend *backend = g_tls_backend_get_default ();
+  g_autoptr(GTlsCertificate) certificate = NULL;
+  g_autoptr(GTlsDatabase) system = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *pem = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *other_pin = g_compute_checksum_for_string (G_CHECKSUM_SHA256, "another", -1);
+
+  certificate = mailer_test_certificate_new_temporary (&error);
+  g_assert_no_error (error);
+  g_object_get (certificate, "certificate-pem", &pem, NULL);
+  dir = g_dir_make_tmp ("mailer-ca-XXXXXX", &error);
+  g_assert_no_error (error);
+  path = g_build_filename (dir, "ca.pem", NULL);
+  g_assert_true (g_file_set_contents (path, pem, -1, &error));
+  g_assert_no_error (error);
+  system = g_tls_file_database_new (path, &error);
+  g_assert_no_error (error);
+
+  g_tls_backend_set_default_database (backend, system);
+  starttls_with (certificate, other_pin);
+  g_tls_backend_set_default_database (backend, NULL);
+
+  g_unlink (path);
+  g_rmdir (dir);
 }
 
 static void
@@ -249,6 +296,7 @@ main (int   argc,
   g_test_add_func ("/connection/closed-mid-line", test_closed_mid_line);
   g_test_add_func ("/connection/starttls-injection", test_starttls_injection);
   g_test_add_func ("/connection/starttls-pinned", test_starttls_pinned);
+  g_test_add_func ("/connection/starttls-pinned-other-trusted", test_starttls_pinned_other_trusted);
   g_test_add_func ("/connection/refused", test_connection_refused);
 
   return g_test_run ();

@@ -1871,7 +1871,8 @@ mailer_store_get_folder_state (MailerStore             *self,
   stmt = _mailer_store_read_stmt (self,
                                   "SELECT coalesce (uidvalidity, 0), coalesce (uidnext, 0),"
                                   "       coalesce (highestmodseq, 0),"
-                                  "       (SELECT coalesce (max (uid), 0) FROM messages WHERE folder_id = ?1)"
+                                  "       (SELECT coalesce (max (uid), 0) FROM messages"
+                                  "         WHERE folder_id = ?1 AND uid IS NOT NULL)"
                                   " FROM folders WHERE id = ?1",
                                   error);
   if (stmt == NULL)
@@ -1978,6 +1979,72 @@ mailer_store_list_folder_uids (MailerStore  *self,
       return NULL;
     }
   return g_steal_pointer (&uids);
+}
+
+/**
+ * mailer_store_count_folder_uids:
+ * @uids: (nullable) (element-type guint32): count only these
+ *
+ * How many messages of an IMAP folder have a UID (of @uids, when given):
+ * what a resync compares with the server's count, without reading every
+ * UID of a large folder.
+ *
+ * Returns: the count, or -1 on error
+ */
+gint64
+mailer_store_count_folder_uids (MailerStore  *self,
+                                gint64        folder_id,
+                                GArray       *uids,
+                                GError      **error)
+{
+  sqlite3_stmt *stmt;
+  gint64 count = 0;
+  int rc = SQLITE_DONE;
+
+  g_return_val_if_fail (MAILER_IS_STORE (self), -1);
+
+  if (uids == NULL)
+    {
+      stmt = _mailer_store_read_stmt (self,
+                                      "SELECT count(*) FROM messages WHERE folder_id = ?1 AND uid IS NOT NULL",
+                                      error);
+      if (stmt == NULL)
+        return -1;
+      sqlite3_bind_int64 (stmt, 1, folder_id);
+      rc = sqlite3_step (stmt);
+      if (rc == SQLITE_ROW)
+        count = sqlite3_column_int64 (stmt, 0);
+      sqlite3_reset (stmt);
+      if (rc != SQLITE_ROW)
+        {
+          _mailer_store_set_error (error, _mailer_store_get_read_db (self), rc, "Reading a folder");
+          return -1;
+        }
+      return count;
+    }
+
+  stmt = _mailer_store_read_stmt (self,
+                                  "SELECT 1 FROM messages WHERE folder_id = ?1 AND uid = ?2",
+                                  error);
+  if (stmt == NULL)
+    return -1;
+  for (guint i = 0; i < uids->len; i++)
+    {
+      sqlite3_bind_int64 (stmt, 1, folder_id);
+      sqlite3_bind_int64 (stmt, 2, g_array_index (uids, guint32, i));
+      rc = sqlite3_step (stmt);
+      sqlite3_reset (stmt);
+      if (rc == SQLITE_ROW)
+        count++;
+      else if (rc != SQLITE_DONE)
+        break;
+    }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      _mailer_store_set_error (error, _mailer_store_get_read_db (self), rc, "Reading a folder");
+      return -1;
+    }
+  return count;
 }
 
 typedef struct

@@ -236,8 +236,18 @@ static sqlite3 *
 open_db (const char  *path,
          GError     **error)
 {
+  static gsize configured = 0;
   sqlite3 *db = NULL;
   int rc;
+
+  /* SQLite's memory statistics take a global mutex on every allocation;
+   * nothing here reads them.  Only possible before SQLite is first used
+   * in the process (otherwise the call fails, harmlessly). */
+  if (g_once_init_enter (&configured))
+    {
+      sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0);
+      g_once_init_leave (&configured, 1);
+    }
 
   rc = sqlite3_open_v2 (path, &db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,

@@ -320,6 +320,10 @@ gboolean     mailer_store_get_folder_state         (MailerStore            *self
 GArray      *mailer_store_list_folder_uids         (MailerStore            *self,
                                                     gint64                  folder_id,
                                                     GError                **error);
+gint64       mailer_store_count_folder_uids        (MailerStore            *self,
+                                                    gint64                  folder_id,
+                                                    GArray                 *uids,
+                                                    GError                **error);
 void         mailer_store_apply_server_state_async (MailerStore            *self,
                                                     gint64                  folder_id,
                                                     const MailerStoreFolderState *state,

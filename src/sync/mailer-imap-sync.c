@@ -1028,6 +1028,41 @@ search_done_cb (GObject      *source,
       return;
     }
 
+  if (fs->searched_above && !fs->reset)
+    {
+      MailerImapSync *self = g_task_get_source_object (task);
+      gint64 stored, gone;
+
+      /* Every UID above our highest is new.  Counting, not listing, what
+       * is stored keeps a resync's cost independent of the folder's size. */
+      g_array_set_size (fs->new_uids, 0);
+      for (guint i = 0; i < fs->server_uids->len; i++)
+        {
+          guint32 uid = g_array_index (fs->server_uids, guint32, i);
+
+          if (uid > fs->old.max_uid)
+            g_array_append_val (fs->new_uids, uid);
+        }
+      stored = mailer_store_count_folder_uids (self->store, fs->folder->id, NULL, &error);
+      gone = stored < 0 ? -1 : mailer_store_count_folder_uids (self->store, fs->folder->id,
+                                                               fs->vanished, &error);
+      if (gone < 0)
+        {
+          run_fail (task, error);
+          return;
+        }
+      if (stored - gone + fs->new_uids->len != fs->exists)
+        {
+          fs->search_all = TRUE;
+          g_array_set_size (fs->server_uids, 0);
+          g_array_set_size (fs->new_uids, 0);
+          search_uids (task);
+          return;
+        }
+      apply_state (task);
+      return;
+    }
+
   {
     MailerImapSync *self = g_task_get_source_object (task);
     g_autoptr(GHashTable) on_server = g_hash_table_new (NULL, NULL);
