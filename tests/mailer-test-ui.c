@@ -184,3 +184,58 @@ mailer_test_ui_make_session (guint n_accounts)
 
   return g_steal_pointer (&session);
 }
+
+/* A folder of @account, saved in the store. */
+MailerFolder *
+mailer_test_ui_add_folder (MailerSession    *session,
+                           MailerAccount    *account,
+                           const char       *name,
+                           MailerFolderRole  role)
+{
+  MailerStore *store = mailer_session_get_store (session);
+  g_autoptr(MailerFolder) folder = mailer_folder_new (mailer_account_get_id (account), name);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *pending = NULL;
+
+  mailer_folder_set_role (folder, role);
+  mailer_store_save_folder_async (store, folder, NULL, mailer_test_store_result_cb, &pending);
+  result = mailer_test_wait_result (&pending, 10);
+  g_assert_true (mailer_store_save_folder_finish (store, result, &error));
+  g_assert_no_error (error);
+  return g_steal_pointer (&folder);
+}
+
+/* Stores tests/data/FILE for each of the %NULL-terminated @files in
+ * @folder, unread; returns their ids. */
+GArray *
+mailer_test_ui_add_messages (MailerSession      *session,
+                             MailerFolder       *folder,
+                             const char * const *files)
+{
+  MailerStore *store = mailer_session_get_store (session);
+  g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func ((GDestroyNotify) mailer_store_new_message_free);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *pending = NULL;
+  GArray *ids;
+
+  for (guint i = 0; files[i] != NULL; i++)
+    {
+      g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", files[i], NULL);
+      MailerStoreNewMessage *message = mailer_store_new_message_new ();
+      char *contents;
+      gsize len;
+
+      g_assert_true (g_file_get_contents (path, &contents, &len, NULL));
+      message->raw = g_bytes_new_take (contents, len);
+      g_ptr_array_add (messages, message);
+    }
+  mailer_store_add_messages_async (store, mailer_folder_get_id (folder), messages, NULL,
+                                   mailer_test_store_result_cb, &pending);
+  result = mailer_test_wait_result (&pending, 10);
+  ids = mailer_store_add_messages_finish (store, result, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (ids);
+  return ids;
+}

@@ -16,5 +16,12 @@ void           mailer_test_ui_save_screenshot  (GtkWidget   *window,
 GtkWidget     *mailer_test_ui_find_named       (GtkWidget   *root,
                                                 const char  *name);
 MailerSession *mailer_test_ui_make_session     (guint        n_accounts);
+MailerFolder  *mailer_test_ui_add_folder       (MailerSession *session,
+                                                MailerAccount *account,
+                                                const char    *name,
+                                                MailerFolderRole role);
+GArray        *mailer_test_ui_add_messages     (MailerSession *session,
+                                                MailerFolder  *folder,
+                                                const char * const *files);
 
 G_END_DECLS

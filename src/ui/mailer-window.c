@@ -15,6 +15,8 @@
 #include "mailer-message-row.h"
 #include "mailer-window.h"
 
+typedef struct _UndoMove UndoMove;
+
 struct _MailerWindow
 {
   AdwApplicationWindow parent_instance;
@@ -48,6 +50,9 @@ struct _MailerWindow
   GtkSearchBar *search_bar;
   GtkSearchEntry *search_entry;
   GtkToggleButton *search_button;
+  GtkMenuButton *move_button;
+  AdwToast *undo_toast;      /* the toast offering Undo; weak */
+  UndoMove *undo;            /* what its Undo puts back */
   MailerFolder *current_folder;
 
   GListStore *roots;             /* "All Inboxes", then the accounts */
@@ -368,6 +373,15 @@ create_children_cb (gpointer item,
 }
 
 static void rebuild_roots (MailerWindow *self);
+static gboolean folder_drop_cb (GtkDropTarget *target,
+                                const GValue  *value,
+                                double         x,
+                                double         y,
+                                gpointer       user_data);
+static GdkContentProvider *message_drag_prepare_cb (GtkDragSource *source,
+                                                    double         x,
+                                                    double         y,
+                                                    gpointer       user_data);
 
 static void
 rebuild_roots (MailerWindow *self)
@@ -449,6 +463,13 @@ count_to_label (GBinding     *binding,
   return TRUE;
 }
 
+static void
+unref_closure_data (gpointer  data,
+                    GClosure *closure)
+{
+  g_object_unref (data);
+}
+
 static GtkWidget *
 folder_row_new (MailerFolder *folder)
 {
@@ -470,6 +491,16 @@ folder_row_new (MailerFolder *folder)
   g_object_bind_property (folder, "display-name", name, "label", G_BINDING_DEFAULT);
   g_object_bind_property_full (folder, "unread-count", count, "label", G_BINDING_SYNC_CREATE,
                                count_to_label, NULL, NULL, NULL);
+
+  /* Messages dropped here move here; not onto "All Inboxes". */
+  if (mailer_folder_get_account_id (folder) != 0)
+    {
+      GtkDropTarget *target = gtk_drop_target_new (G_TYPE_INT64, GDK_ACTION_MOVE);
+
+      g_signal_connect_data (target, "drop", G_CALLBACK (folder_drop_cb), g_object_ref (folder),
+                             unref_closure_data, 0);
+      gtk_widget_add_controller (box, GTK_EVENT_CONTROLLER (target));
+    }
   return box;
 }
 
@@ -521,7 +552,13 @@ setup_message_cb (GtkSignalListItemFactory *factory,
                   GtkListItem              *item,
                   gpointer                  user_data)
 {
-  gtk_list_item_set_child (item, mailer_message_row_new ());
+  GtkWidget *row = mailer_message_row_new ();
+  GtkDragSource *source = gtk_drag_source_new ();
+
+  gtk_drag_source_set_actions (source, GDK_ACTION_MOVE);
+  g_signal_connect (source, "prepare", G_CALLBACK (message_drag_prepare_cb), NULL);
+  gtk_widget_add_controller (row, GTK_EVENT_CONTROLLER (source));
+  gtk_list_item_set_child (item, row);
 }
 
 static void
@@ -691,31 +728,77 @@ folder_with_role (MailerWindow     *self,
   return 0;
 }
 
-typedef struct
+/* What the Undo of the last move puts back. */
+struct _UndoMove
 {
-  MailerWindow *window;
   GArray *ids;
   gint64 from;
   gboolean journal;
-} UndoMove;
+};
 
 static void
-undo_move_free (gpointer  data,
-                GClosure *closure)
+undo_move_free (UndoMove *undo)
 {
-  UndoMove *undo = data;
-
-  g_object_unref (undo->window);
   g_array_unref (undo->ids);
   g_free (undo);
 }
 
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (UndoMove, undo_move_free)
+
 static void
-undo_clicked_cb (AdwToast *toast,
-                 UndoMove *undo)
+undo_clicked_cb (AdwToast     *toast,
+                 MailerWindow *self)
 {
-  mailer_store_move_messages_async (mailer_session_get_store (undo->window->session), undo->ids,
-                                    undo->from, undo->journal, NULL, NULL, NULL);
+  g_autoptr(UndoMove) undo = g_steal_pointer (&self->undo);
+
+  if (undo != NULL && self->session != NULL)
+    mailer_store_move_messages_async (mailer_session_get_store (self->session), undo->ids,
+                                      undo->from, undo->journal, NULL, NULL, NULL);
+}
+
+static void
+undo_dismissed_cb (AdwToast     *toast,
+                   MailerWindow *self)
+{
+  if (toast == self->undo_toast)
+    g_clear_pointer (&self->undo, undo_move_free);
+}
+
+/* Moves @ids, all from the folder @from of one account, to @dest; the
+ * toast says @done_message and offers to undo. */
+static void
+move_messages (MailerWindow *self,
+               GArray       *ids,
+               gint64        from,
+               gint64        dest,
+               const char   *done_message)
+{
+  MailerAccount *account = account_for_folder (self, from);
+  UndoMove *undo = g_new0 (UndoMove, 1);
+
+  undo->ids = g_array_ref (ids);
+  undo->from = from;
+  /* Changes to IMAP mail go to the server too; POP3 mail is local. */
+  undo->journal = account != NULL && mailer_account_get_kind (account) == MAILER_ACCOUNT_KIND_IMAP;
+  mailer_store_move_messages_async (mailer_session_get_store (self->session), ids, dest,
+                                    undo->journal, NULL, change_done_cb, g_object_ref (self));
+  g_clear_pointer (&self->undo, undo_move_free);
+  self->undo = undo;
+
+  /* Only the last move can be undone.  While its toast shows, it is
+   * reused, so that an older one never waits in the queue to offer an
+   * Undo that is no longer there. */
+  if (self->undo_toast != NULL)
+    {
+      adw_toast_set_title (self->undo_toast, done_message);
+      return;
+    }
+  self->undo_toast = adw_toast_new (done_message);
+  g_object_add_weak_pointer (G_OBJECT (self->undo_toast), (gpointer *) &self->undo_toast);
+  adw_toast_set_button_label (self->undo_toast, _("_Undo"));
+  g_signal_connect_object (self->undo_toast, "button-clicked", G_CALLBACK (undo_clicked_cb), self, 0);
+  g_signal_connect_object (self->undo_toast, "dismissed", G_CALLBACK (undo_dismissed_cb), self, 0);
+  adw_toast_overlay_add_toast (self->toasts, self->undo_toast);
 }
 
 static void
@@ -724,20 +807,129 @@ move_shown (MailerWindow *self,
             const char   *done_message)
 {
   g_autoptr(GArray) ids = shown_ids (self);
-  UndoMove *undo = g_new0 (UndoMove, 1);
-  AdwToast *toast = adw_toast_new (done_message);
 
-  undo->window = g_object_ref (self);
-  undo->ids = g_array_ref (ids);
-  undo->from = mailer_message_get_folder_id (self->shown);
-  undo->journal = journalled (self);
-  mailer_store_move_messages_async (mailer_session_get_store (self->session), ids, dest,
-                                    undo->journal, NULL, change_done_cb, g_object_ref (self));
+  move_messages (self, ids, mailer_message_get_folder_id (self->shown), dest, done_message);
+}
 
-  adw_toast_set_button_label (toast, _("_Undo"));
-  g_signal_connect_data (toast, "button-clicked", G_CALLBACK (undo_clicked_cb), undo,
-                         undo_move_free, 0);
-  adw_toast_overlay_add_toast (self->toasts, toast);
+/* Moves message @id into @folder, if it may go there: a folder of the
+ * same account, not the one it is in. */
+static gboolean
+move_to_folder (MailerWindow *self,
+                gint64        id,
+                MailerFolder *folder)
+{
+  g_autoptr(MailerMessage) message = NULL;
+  g_autoptr(GArray) ids = NULL;
+  g_autofree char *done = NULL;
+  gint64 from;
+
+  if (self->session == NULL || folder == NULL || mailer_folder_get_account_id (folder) == 0)
+    return FALSE;
+  message = mailer_store_get_message (mailer_session_get_store (self->session), id, NULL);
+  if (message == NULL)
+    return FALSE;
+  from = mailer_message_get_folder_id (message);
+  if (from == mailer_folder_get_id (folder) ||
+      account_for_folder (self, from) != account_for_folder (self, mailer_folder_get_id (folder)))
+    return FALSE;
+
+  ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_array_append_val (ids, id);
+  /* Translators: %s is a folder name */
+  done = g_strdup_printf (_("Message moved to “%s”"), mailer_folder_get_display_name (folder));
+  move_messages (self, ids, from, mailer_folder_get_id (folder), done);
+  return TRUE;
+}
+
+static void
+move_to_activated (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *parameter)
+{
+  MailerWindow *self = MAILER_WINDOW (widget);
+  MailerFolder *folder;
+
+  if (self->shown == NULL || self->session == NULL)
+    return;
+  folder = mailer_session_get_folder (self->session, g_variant_get_int64 (parameter));
+  move_to_folder (self, mailer_message_get_id (self->shown), folder);
+}
+
+static void
+move_activated (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
+{
+  MailerWindow *self = MAILER_WINDOW (widget);
+
+  if (self->shown != NULL)
+    gtk_menu_button_popup (self->move_button);
+}
+
+/* The "Move to" menu: the shown message's account's other folders, the
+ * special ones first, as the sidebar lists them. */
+static void
+build_move_menu (GtkMenuButton *button,
+                 gpointer       user_data)
+{
+  MailerWindow *self = user_data;
+  g_autoptr(GMenu) menu = g_menu_new ();
+  g_autoptr(GMenu) special = g_menu_new ();
+  g_autoptr(GMenu) others = g_menu_new ();
+  g_autoptr(GPtrArray) folders = NULL;
+  MailerAccount *account = shown_account (self);
+
+  if (account != NULL)
+    folders = mailer_store_list_folders (mailer_session_get_store (self->session),
+                                         mailer_account_get_id (account), NULL);
+  for (guint i = 0; folders != NULL && i < folders->len; i++)
+    {
+      MailerFolder *folder = folders->pdata[i];
+      g_autoptr(GMenuItem) item = NULL;
+
+      if (mailer_folder_get_id (folder) == mailer_message_get_folder_id (self->shown))
+        continue;
+      item = g_menu_item_new (mailer_folder_get_display_name (folder), NULL);
+      g_menu_item_set_action_and_target_value (item, "win.move-to",
+                                               g_variant_new_int64 (mailer_folder_get_id (folder)));
+      g_menu_append_item (mailer_folder_get_role (folder) != MAILER_FOLDER_ROLE_NONE ? special : others,
+                          item);
+    }
+  g_menu_append_section (menu, NULL, G_MENU_MODEL (special));
+  g_menu_append_section (menu, NULL, G_MENU_MODEL (others));
+  gtk_menu_button_set_menu_model (button, G_MENU_MODEL (menu));
+}
+
+/* Drag and drop: a message row onto a folder in the sidebar. */
+
+static GdkContentProvider *
+message_drag_prepare_cb (GtkDragSource *source,
+                         double         x,
+                         double         y,
+                         gpointer       user_data)
+{
+  GtkWidget *row = gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (source));
+  MailerMessage *message = mailer_message_row_get_message (MAILER_MESSAGE_ROW (row));
+
+  if (message == NULL)
+    return NULL;
+  return gdk_content_provider_new_typed (G_TYPE_INT64, mailer_message_get_id (message));
+}
+
+static gboolean
+folder_drop_cb (GtkDropTarget *target,
+                const GValue  *value,
+                double         x,
+                double         y,
+                gpointer       user_data)
+{
+  MailerFolder *folder = user_data;
+  GtkWidget *row = gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (target));
+  GtkRoot *root = gtk_widget_get_root (row);
+
+  if (!MAILER_IS_WINDOW (root) || !G_VALUE_HOLDS_INT64 (value))
+    return FALSE;
+  return move_to_folder (MAILER_WINDOW (root), g_value_get_int64 (value), folder);
 }
 
 static void
@@ -824,6 +1016,9 @@ update_actions (MailerWindow *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.toggle-flag", any);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.delete", any);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.archive", any);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.move", any);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.move-to", any);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->move_button), any);
 }
 
 /* Search */
@@ -884,6 +1079,8 @@ mailer_window_dispose (GObject *object)
 {
   MailerWindow *self = (MailerWindow *)object;
 
+  g_clear_weak_pointer (&self->undo_toast);
+  g_clear_pointer (&self->undo, undo_move_free);
   g_clear_handle_id (&self->mark_read_id, g_source_remove);
   if (self->body_cancellable != NULL)
     g_cancellable_cancel (self->body_cancellable);
@@ -944,6 +1141,7 @@ mailer_window_class_init (MailerWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, search_bar);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, search_entry);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, search_button);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, move_button);
 
   gtk_widget_class_install_action (widget_class, "win.show-sidebar", NULL, show_sidebar_activated);
   gtk_widget_class_install_action (widget_class, "win.refresh", NULL, refresh_activated);
@@ -954,6 +1152,9 @@ mailer_window_class_init (MailerWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.delete", NULL, delete_activated);
   gtk_widget_class_install_action (widget_class, "win.archive", NULL, archive_activated);
   gtk_widget_class_install_action (widget_class, "win.search", NULL, search_activated);
+  gtk_widget_class_install_action (widget_class, "win.move", NULL, move_activated);
+  gtk_widget_class_install_action (widget_class, "win.move-to", "x", move_to_activated);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_m, GDK_CONTROL_MASK | GDK_SHIFT_MASK, "win.move", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_i, GDK_CONTROL_MASK, "win.toggle-read", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_s, GDK_CONTROL_MASK, "win.toggle-flag", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Delete, 0, "win.delete", NULL);
@@ -1010,6 +1211,7 @@ mailer_window_init (MailerWindow *self)
   g_object_bind_property (self->search_button, "active", self->search_bar, "search-mode-enabled",
                           G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
   gtk_search_bar_connect_entry (self->search_bar, GTK_EDITABLE (self->search_entry));
+  gtk_menu_button_set_create_popup_func (self->move_button, build_move_menu, self, NULL);
   g_signal_connect_swapped (self->search_entry, "search-changed", G_CALLBACK (search_changed_cb), self);
   update_actions (self);
 }

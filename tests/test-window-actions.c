@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * UI tests: what the main window's message actions do to the store, under
+ * a real display server (Xvfb in the test runner): move to a folder (by
+ * action, through the "Move to" menu, by drag and drop onto the sidebar),
+ * and delete with Undo.
+ */
+#include "config.h"
+
+#include <adwaita.h>
+
+#include "mailer-test-ui.h"
+#include "mailer-window.h"
+
+typedef struct
+{
+  MailerStore *store;
+  gint64       message_id;
+  gint64       folder_id;
+} InFolder;
+
+static gboolean
+message_is_in_folder (gpointer data)
+{
+  InFolder *check = data;
+  g_autoptr(MailerMessage) message = mailer_store_get_message (check->store, check->message_id, NULL);
+
+  return message != NULL && mailer_message_get_folder_id (message) == check->folder_id;
+}
+
+static void
+wait_in_folder (MailerSession *session,
+                gint64         message_id,
+                MailerFolder  *folder)
+{
+  InFolder check = { mailer_session_get_store (session), message_id, mailer_folder_get_id (folder) };
+
+  mailer_test_ui_wait_until (message_is_in_folder, &check);
+}
+
+static gboolean
+list_has_items (gpointer data)
+{
+  MailerWindow *window = data;
+  GListModel *model = G_LIST_MODEL (gtk_list_view_get_model (mailer_window_get_messages_view (window)));
+
+  return g_list_model_get_n_items (model) > 0;
+}
+
+/* Selects the message @id in the list shown, and waits until it is shown. */
+static void
+open_message (MailerWindow *window,
+              gint64        id)
+{
+  GtkSelectionModel *selection = gtk_list_view_get_model (mailer_window_get_messages_view (window));
+  guint n;
+
+  mailer_test_ui_wait_until (list_has_items, window);
+  n = g_list_model_get_n_items (G_LIST_MODEL (selection));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(MailerMessage) message = g_list_model_get_item (G_LIST_MODEL (selection), i);
+
+      if (mailer_message_get_id (message) == id)
+        {
+          gtk_selection_model_select_item (selection, i, TRUE);
+          g_main_context_iteration (NULL, FALSE);
+          g_assert_cmpstr (mailer_window_get_reader_subject (window), ==,
+                           mailer_message_get_subject (message));
+          return;
+        }
+    }
+  g_error ("Message %" G_GINT64_FORMAT " is not in the list", id);
+}
+
+/* The widget of type @type under @root whose label, or whose child's
+ * label, is @label; depth first. */
+static GtkWidget *
+find_labelled (GtkWidget  *root,
+               GType       type,
+               const char *label)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
+    {
+      for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
+           child = gtk_widget_get_next_sibling (child))
+        if (GTK_IS_LABEL (child) && g_strcmp0 (gtk_label_get_label (GTK_LABEL (child)), label) == 0)
+          return root;
+      if (GTK_IS_BUTTON (root) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (root)), label) == 0)
+        return root;
+    }
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_labelled (child, type, label);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* Drops message @id onto the sidebar row of the folder named @name, as a
+ * drag from the message list ends; returns whether the drop was taken. */
+static gboolean
+drop_on_folder (MailerWindow *window,
+                const char   *name,
+                gint64        id)
+{
+  GtkWidget *row = find_labelled (GTK_WIDGET (mailer_window_get_accounts_view (window)),
+                                  GTK_TYPE_BOX, name);
+  g_autoptr(GListModel) controllers = NULL;
+  g_auto(GValue) value = G_VALUE_INIT;
+  gboolean taken = FALSE;
+
+  g_assert_nonnull (row);
+  controllers = gtk_widget_observe_controllers (row);
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr(GObject) controller = g_list_model_get_item (controllers, i);
+
+      if (GTK_IS_DROP_TARGET (controller))
+        {
+          g_value_init (&value, G_TYPE_INT64);
+          g_value_set_int64 (&value, id);
+          g_signal_emit_by_name (controller, "drop", &value, 1.0, 1.0, &taken);
+          return taken;
+        }
+    }
+  g_error ("The row of %s takes no drops", name);
+}
+
+static GtkWidget *
+find_by_tooltip (GtkWidget  *root,
+                 const char *tooltip)
+{
+  if (g_strcmp0 (gtk_widget_get_tooltip_text (root), tooltip) == 0)
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_by_tooltip (child, tooltip);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static gboolean
+has_undo_button (gpointer data)
+{
+  return find_labelled (data, GTK_TYPE_BUTTON, "_Undo") != NULL;
+}
+
+static void
+test_window_move_and_delete (void)
+{
+  g_autoptr(MailerSession) session = mailer_test_ui_make_session (2);
+  GListModel *accounts = mailer_session_get_accounts (session);
+  g_autoptr(MailerAccount) work = g_list_model_get_item (accounts, 0);
+  g_autoptr(MailerAccount) home = g_list_model_get_item (accounts, 1);
+  g_autoptr(MailerFolder) work_inbox = mailer_test_ui_add_folder (session, work, "INBOX", MAILER_FOLDER_ROLE_INBOX);
+  g_autoptr(MailerFolder) inbox = mailer_test_ui_add_folder (session, home, "INBOX", MAILER_FOLDER_ROLE_INBOX);
+  g_autoptr(MailerFolder) projects = mailer_test_ui_add_folder (session, home, "Projects", MAILER_FOLDER_ROLE_NONE);
+  g_autoptr(MailerFolder) trash = mailer_test_ui_add_folder (session, home, "Trash", MAILER_FOLDER_ROLE_TRASH);
+  const char * const files[] = { "plain.eml", "rfc2047-subject.eml", "attachment.eml", NULL };
+  g_autoptr(GArray) ids = mailer_test_ui_add_messages (session, inbox, files);
+  gint64 first = g_array_index (ids, gint64, 0);
+  gint64 second = g_array_index (ids, gint64, 1);
+  gint64 third = g_array_index (ids, gint64, 2);
+  GtkWidget *move_button;
+  GMenuModel *menu;
+  MailerWindow *window;
+  gboolean listed_projects = FALSE;
+
+  window = mailer_window_new (NULL, session, NULL);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 720);
+  gtk_window_present (GTK_WINDOW (window));
+  mailer_test_ui_wait_for_window (GTK_WIDGET (window));
+
+  /* Nothing shown: nothing to move. */
+  move_button = find_by_tooltip (GTK_WIDGET (window), "Move to Folder");
+  g_assert_nonnull (move_button);
+  g_assert_false (gtk_widget_is_sensitive (move_button));
+  open_message (window, first);
+
+  /* The "Move to" menu (Ctrl+Shift+M) lists the account's other folders. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.move", NULL));
+  g_assert_nonnull (move_button);
+  g_assert_true (gtk_widget_is_sensitive (move_button));
+  menu = gtk_menu_button_get_menu_model (GTK_MENU_BUTTON (move_button));
+  g_assert_nonnull (menu);
+  for (int s = 0; s < g_menu_model_get_n_items (menu); s++)
+    {
+      g_autoptr(GMenuModel) section = g_menu_model_get_item_link (menu, s, G_MENU_LINK_SECTION);
+
+      for (int i = 0; i < g_menu_model_get_n_items (section); i++)
+        {
+          g_autofree char *label = NULL;
+          g_autoptr(GVariant) target = NULL;
+
+          g_assert_true (g_menu_model_get_item_attribute (section, i, G_MENU_ATTRIBUTE_LABEL, "s", &label));
+          target = g_menu_model_get_item_attribute_value (section, i, G_MENU_ATTRIBUTE_TARGET, G_VARIANT_TYPE_INT64);
+          g_assert_nonnull (target);
+          /* Not the folder it is in, not another account's. */
+          g_assert_cmpint (g_variant_get_int64 (target), !=, mailer_folder_get_id (inbox));
+          g_assert_cmpint (g_variant_get_int64 (target), !=, mailer_folder_get_id (work_inbox));
+          if (g_variant_get_int64 (target) == mailer_folder_get_id (projects))
+            {
+              g_assert_cmpstr (label, ==, "Projects");
+              listed_projects = TRUE;
+            }
+        }
+    }
+  g_assert_true (listed_projects);
+  mailer_test_ui_save_screenshot (GTK_WIDGET (window), "window-move-menu");
+  gtk_menu_button_popdown (GTK_MENU_BUTTON (move_button));
+
+  /* Move by action: it lands in the folder. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.move-to", "x",
+                                             mailer_folder_get_id (projects)));
+  wait_in_folder (session, first, projects);
+
+  /* Drag and drop onto the sidebar: into another folder of the account
+   * yes, into another account's folder no. */
+  g_assert_true (drop_on_folder (window, "Projects", second));
+  wait_in_folder (session, second, projects);
+  {
+    g_autoptr(MailerMessage) message = NULL;
+
+    /* Both accounts have an "INBOX"; the first row found is Work's. */
+    g_assert_false (drop_on_folder (window, "INBOX", third));
+    message = mailer_store_get_message (mailer_session_get_store (session), third, NULL);
+    g_assert_cmpint (mailer_message_get_folder_id (message), ==, mailer_folder_get_id (inbox));
+  }
+
+  /* Delete moves to the Trash; Undo brings it back. */
+  open_message (window, third);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.delete", NULL));
+  wait_in_folder (session, third, trash);
+  mailer_test_ui_wait_until (has_undo_button, window);
+  mailer_test_ui_save_screenshot (GTK_WIDGET (window), "window-deleted-undo");
+  {
+    /* The toast of the delete, not an older one on its way out. */
+    GtkWidget *toast = find_labelled (GTK_WIDGET (window), GTK_TYPE_WIDGET, "Message moved to Trash");
+    GtkWidget *undo;
+
+    g_assert_nonnull (toast);
+    while (toast != NULL && find_labelled (toast, GTK_TYPE_BUTTON, "_Undo") == NULL)
+      toast = gtk_widget_get_parent (toast);
+    g_assert_nonnull (toast);
+    undo = find_labelled (toast, GTK_TYPE_BUTTON, "_Undo");
+    g_assert_true (gtk_widget_get_mapped (undo));
+    gtk_widget_activate (undo);
+  }
+  wait_in_folder (session, third, inbox);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  gtk_init ();
+  adw_init ();
+
+  g_test_add_func ("/ui/window/move-and-delete", test_window_move_and_delete);
+
+  return g_test_run ();
+}
