@@ -12,6 +12,9 @@
 
 #include "mailer-message-row.h"
 
+/* What a line of the list shows of the preview, even wide. */
+#define PREVIEW_CHARS 100
+
 struct _MailerMessageRow
 {
   GtkWidget parent_instance;
@@ -75,7 +78,14 @@ update (MailerMessageRow *self)
 
   gtk_label_set_label (GTK_LABEL (self->sender), sender && *sender ? sender : _("Unknown sender"));
   gtk_label_set_label (GTK_LABEL (self->subject), subject && *subject ? subject : _("(No subject)"));
-  gtk_label_set_label (GTK_LABEL (self->preview), mailer_message_get_preview (message));
+  {
+    const char *preview = mailer_message_get_preview (message);
+    /* A line of it shows; a label shapes all of its text to measure it. */
+    g_autofree char *shown = preview && g_utf8_strlen (preview, -1) > PREVIEW_CHARS
+                             ? g_utf8_substring (preview, 0, PREVIEW_CHARS) : NULL;
+
+    gtk_label_set_label (GTK_LABEL (self->preview), shown ? shown : preview);
+  }
   gtk_widget_set_visible (self->preview, mailer_message_get_preview (message) &&
                                          *mailer_message_get_preview (message));
   gtk_label_set_label (GTK_LABEL (self->date), date);
@@ -126,6 +136,28 @@ label (const char *css_class,
   return widget;
 }
 
+static gboolean
+icon_query_tooltip_cb (GtkWidget  *icon,
+                       int         x,
+                       int         y,
+                       gboolean    keyboard,
+                       GtkTooltip *tooltip,
+                       const char *text)
+{
+  gtk_tooltip_set_text (tooltip, _(text));
+  return TRUE;
+}
+
+/* The icons' tooltips are made when asked for: setting their text on each
+ * of the rows a list creates costs more than the rest of a row together. */
+static void
+set_icon_tooltip (GtkWidget  *icon,
+                  const char *text)
+{
+  gtk_widget_set_has_tooltip (icon, TRUE);
+  g_signal_connect (icon, "query-tooltip", G_CALLBACK (icon_query_tooltip_cb), (gpointer) text);
+}
+
 static void
 mailer_message_row_init (MailerMessageRow *self)
 {
@@ -146,7 +178,7 @@ mailer_message_row_init (MailerMessageRow *self)
   gtk_widget_set_size_request (self->unread_dot, 12, -1);
   gtk_image_set_pixel_size (GTK_IMAGE (self->unread_dot), 8);
   gtk_widget_set_valign (self->unread_dot, GTK_ALIGN_CENTER);
-  gtk_widget_set_tooltip_text (self->unread_dot, _("Unread"));
+  set_icon_tooltip (self->unread_dot, N_("Unread"));
 
   self->sender = label ("sender", TRUE);
   self->date = label ("dim-label", FALSE);
@@ -156,9 +188,9 @@ mailer_message_row_init (MailerMessageRow *self)
   gtk_label_set_lines (GTK_LABEL (self->preview), 1);
   self->flagged = gtk_image_new_from_icon_name ("starred-symbolic");
   gtk_widget_add_css_class (self->flagged, "flag");
-  gtk_widget_set_tooltip_text (self->flagged, _("Flagged"));
+  set_icon_tooltip (self->flagged, N_("Flagged"));
   self->attachment = gtk_image_new_from_icon_name ("mail-attachment-symbolic");
-  gtk_widget_set_tooltip_text (self->attachment, _("Has attachments"));
+  set_icon_tooltip (self->attachment, N_("Has attachments"));
 
   /* A placeholder keeps the text aligned whether the dot shows or not. */
   gtk_grid_attach (grid, gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 0), 0, 0, 1, 3);

@@ -1032,6 +1032,11 @@ show_list (MailerWindow      *self,
   g_clear_object (&self->list);
   self->list = list;
   g_signal_connect_swapped (list, "items-changed", G_CALLBACK (update_list_stack), self);
+  /* Given a new list in place of the old one, the selection model looks
+   * for the selected item, and the list view for rows it could keep, item
+   * by item through the new list: every row of a large folder would be
+   * loaded (GTK 4.8).  Emptied first, neither looks for anything. */
+  gtk_single_selection_set_model (self->messages_selection, NULL);
   gtk_single_selection_set_model (self->messages_selection, G_LIST_MODEL (list));
   update_list_stack (self);
   show_message (self, NULL);
