@@ -3,13 +3,17 @@
  * UI tests: what the main window's message actions do to the store, under
  * a real display server (Xvfb in the test runner): move to a folder (by
  * action, through the "Move to" menu, by drag and drop onto the sidebar),
- * and delete with Undo.
+ * and delete with Undo; and a folder of 100,000 messages shown with only
+ * the rows on screen (and GTK's margin) loaded.
  */
 #include "config.h"
 
 #include <adwaita.h>
 
+#include "mailer-message-list.h"
+#include "mailer-message-row.h"
 #include "mailer-test-ui.h"
+#include "mailer-test-util.h"
 #include "mailer-window.h"
 
 typedef struct
@@ -259,6 +263,118 @@ test_window_move_and_delete (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static gboolean
+folder_is_shown (gpointer data)
+{
+  MailerWindow *window = data;
+  GListModel *model = G_LIST_MODEL (gtk_list_view_get_model (mailer_window_get_messages_view (window)));
+
+  return g_list_model_get_n_items (model) == 100000;
+}
+
+static guint
+count_rows (GtkWidget *widget,
+            gboolean   mapped_only)
+{
+  guint n = 0;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      if (MAILER_IS_MESSAGE_ROW (child) && (!mapped_only || gtk_widget_get_mapped (child)))
+        n++;
+      n += count_rows (child, mapped_only);
+    }
+  return n;
+}
+
+static void
+test_window_large_folder (void)
+{
+  g_autoptr(MailerSession) session = mailer_test_ui_make_session (2);
+  g_autoptr(MailerAccount) home = g_list_model_get_item (mailer_session_get_accounts (session), 1);
+  g_autoptr(MailerFolder) inbox = mailer_test_ui_add_folder (session, home, "INBOX", MAILER_FOLDER_ROLE_INBOX);
+  MailerStore *store = mailer_session_get_store (session);
+  GtkSelectionModel *sidebar;
+  GListModel *tree;
+  MailerMessageList *list;
+  MailerWindow *window;
+  guint inbox_row = G_MAXUINT;
+  guint loaded, created, mapped;
+
+  for (guint done = 0; done < 100000; done += 5000)
+    {
+      g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func ((GDestroyNotify) mailer_store_new_message_free);
+      g_autoptr(GAsyncResult) result = NULL;
+      g_autoptr(GArray) ids = NULL;
+      g_autoptr(GError) error = NULL;
+      GAsyncResult *pending = NULL;
+
+      for (guint i = done; i < done + 5000; i++)
+        {
+          MailerStoreNewMessage *message = mailer_store_new_message_new ();
+          MailerMimeSummary *summary = g_new0 (MailerMimeSummary, 1);
+
+          summary->message_id = g_strdup_printf ("%u.bulk@example.org", i);
+          summary->references = g_new0 (char *, 1);
+          summary->subject = g_strdup_printf ("Report %u", i);
+          summary->from_name = g_strdup ("Robin");
+          summary->from_address = g_strdup ("robin@example.org");
+          summary->to = g_strdup ("Alex <alex@home.example.net>");
+          summary->cc = g_strdup ("");
+          summary->date = 1600000000 + i * 60;
+          summary->preview = g_strdup ("The figures of the day.");
+          summary->body_text = g_strdup ("");
+          summary->attachments = g_ptr_array_new_with_free_func ((GDestroyNotify) mailer_mime_attachment_free);
+          message->summary = summary;
+          g_ptr_array_add (messages, message);
+        }
+      mailer_store_add_messages_async (store, mailer_folder_get_id (inbox), messages, NULL,
+                                       mailer_test_store_result_cb, &pending);
+      result = mailer_test_wait_result (&pending, 30);
+      ids = mailer_store_add_messages_finish (store, result, &error);
+      g_assert_no_error (error);
+    }
+
+  window = mailer_window_new (NULL, session, NULL);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 720);
+  gtk_window_present (GTK_WINDOW (window));
+  mailer_test_ui_wait_for_window (GTK_WIDGET (window));
+
+  /* Select the folder in the sidebar, as a click does. */
+  sidebar = gtk_list_view_get_model (mailer_window_get_accounts_view (window));
+  tree = G_LIST_MODEL (sidebar);
+  for (guint i = 0; i < g_list_model_get_n_items (tree) && inbox_row == G_MAXUINT; i++)
+    {
+      g_autoptr(GtkTreeListRow) row = g_list_model_get_item (tree, i);
+      g_autoptr(GObject) item = gtk_tree_list_row_get_item (row);
+
+      if (MAILER_IS_FOLDER (item) && mailer_folder_get_id (MAILER_FOLDER (item)) == mailer_folder_get_id (inbox))
+        inbox_row = i;
+    }
+  g_assert_cmpuint (inbox_row, !=, G_MAXUINT);
+  gtk_selection_model_select_item (sidebar, inbox_row, TRUE);
+  mailer_test_ui_wait_until (folder_is_shown, window);
+  mailer_test_ui_wait_for_paint (GTK_WIDGET (window));
+  mailer_test_ui_save_screenshot (GTK_WIDGET (window), "window-100k-folder");
+
+  /* 100,000 items; loaded are the rows GTK made (at most 200 in GTK 4.8,
+   * of which a screenful is shown), in pages of 50. */
+  list = MAILER_MESSAGE_LIST (gtk_single_selection_get_model (
+    GTK_SINGLE_SELECTION (gtk_list_view_get_model (mailer_window_get_messages_view (window)))));
+  loaded = mailer_message_list_get_n_loaded (list);
+  created = count_rows (GTK_WIDGET (mailer_window_get_messages_view (window)), FALSE);
+  mapped = count_rows (GTK_WIDGET (mailer_window_get_messages_view (window)), TRUE);
+  g_test_message ("100,000 items: %u rows loaded, %u row widgets, %u on screen", loaded, created, mapped);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 100000);
+  g_assert_cmpuint (mapped, >, 0);
+  g_assert_cmpuint (created, <=, 210);
+  g_assert_cmpuint (loaded, <=, 300);
+  g_assert_cmpuint (loaded, >=, mapped);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -268,6 +384,7 @@ main (int   argc,
   adw_init ();
 
   g_test_add_func ("/ui/window/move-and-delete", test_window_move_and_delete);
+  g_test_add_func ("/ui/window/large-folder", test_window_large_folder);
 
   return g_test_run ();
 }
