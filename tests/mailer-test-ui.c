@@ -144,7 +144,7 @@ remove_tree_and_free (char *path)
   g_free (path);
 }
 
-/* A store of its own in a fresh temporary dir, removed with the session,
+/* A store of its own in a fresh temporary dir, removed after the test,
  * holding @n_accounts accounts: IMAP "Work", POP3 "Home (POP3)", in turn.
  * (The UI tests do not use G_TEST_OPTION_ISOLATE_DIRS: that would hide
  * the system icon theme.) */
@@ -158,8 +158,8 @@ mailer_test_ui_make_session (guint n_accounts)
   g_assert_no_error (error);
   session = mailer_session_new (dir, &error);
   g_assert_no_error (error);
-  g_object_set_data_full (G_OBJECT (session), "test-dir", g_steal_pointer (&dir),
-                          (GDestroyNotify) remove_tree_and_free);
+  /* Removed when the test ends, once the windows let go of the store. */
+  g_test_queue_destroy ((GDestroyNotify) remove_tree_and_free, g_steal_pointer (&dir));
 
   for (guint i = 0; i < n_accounts; i++)
     {
