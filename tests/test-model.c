@@ -45,6 +45,26 @@ test_account_notify (void)
   g_assert_cmpint (mailer_account_get_kind (account), ==, MAILER_ACCOUNT_KIND_POP3);
 }
 
+/* A check that ends well is remembered; one that fails is not. */
+static void
+test_account_last_sync (void)
+{
+  g_autoptr(MailerAccount) account = mailer_account_new (MAILER_ACCOUNT_KIND_IMAP);
+  gint64 before = g_get_real_time () / G_USEC_PER_SEC;
+
+  g_assert_cmpint (mailer_account_get_last_sync (account), ==, 0);
+  mailer_account_set_connection_state (account, MAILER_CONNECTION_STATE_CONNECTING);
+  mailer_account_set_connection_state (account, MAILER_CONNECTION_STATE_ERROR);
+  g_assert_cmpint (mailer_account_get_last_sync (account), ==, 0);
+  mailer_account_set_connection_state (account, MAILER_CONNECTION_STATE_ONLINE);
+  g_assert_cmpint (mailer_account_get_last_sync (account), ==, 0);
+
+  mailer_account_set_connection_state (account, MAILER_CONNECTION_STATE_SYNCING);
+  mailer_account_set_connection_state (account, MAILER_CONNECTION_STATE_ONLINE);
+  g_assert_cmpint (mailer_account_get_last_sync (account), >=, before);
+  g_assert_cmpint (mailer_account_get_last_sync (account), <=, g_get_real_time () / G_USEC_PER_SEC);
+}
+
 static void
 test_account_uuid (void)
 {
@@ -132,6 +152,7 @@ main (int   argc,
 
   g_test_add_func ("/model/account/notify", test_account_notify);
   g_test_add_func ("/model/account/uuid", test_account_uuid);
+  g_test_add_func ("/model/account/last-sync", test_account_last_sync);
   g_test_add_func ("/model/enum-strings", test_enum_strings);
   g_test_add_func ("/model/folder/display-name", test_folder_display_name);
   g_test_add_func ("/model/message/unread", test_message_unread);

@@ -10,6 +10,7 @@
 
 #include <adwaita.h>
 
+#include "mailer-account-row.h"
 #include "mailer-message-list.h"
 #include "mailer-message-row.h"
 #include "mailer-test-ui.h"
@@ -375,6 +376,103 @@ test_window_large_folder (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static GtkWidget *
+first_of_type (GtkWidget *root,
+               GType      type)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = first_of_type (child, type);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static GtkWidget *
+account_row (MailerWindow  *window,
+             MailerAccount *account)
+{
+  GtkWidget *row = first_of_type (GTK_WIDGET (mailer_window_get_accounts_view (window)),
+                                  MAILER_TYPE_ACCOUNT_ROW);
+
+  for (; row != NULL; row = NULL)
+    if (mailer_account_row_get_account (MAILER_ACCOUNT_ROW (row)) == account)
+      return row;
+  g_error ("No row for the account");
+}
+
+static gboolean
+retry_ran (gpointer data)
+{
+  MailerAccount *account = data;
+
+  /* This account has no password: the new check fails for that. */
+  return mailer_account_get_connection_state (account) == MAILER_CONNECTION_STATE_ERROR &&
+         g_strcmp0 (mailer_account_get_status_message (account), "The server rejected the password") != 0;
+}
+
+/* The sidebar says what an account is doing, and when a check failed,
+ * why, with a Retry that checks again. */
+static void
+test_window_account_state (void)
+{
+  g_autoptr(MailerSession) session = mailer_test_ui_make_session (1);
+  g_autoptr(MailerAccount) work = g_list_model_get_item (mailer_session_get_accounts (session), 0);
+  GtkWidget *row, *status, *error_button, *popover, *retry;
+  g_autoptr(GVariant) target = NULL;
+  MailerWindow *window;
+
+  window = mailer_window_new (NULL, session, NULL);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1000, 640);
+  gtk_window_present (GTK_WINDOW (window));
+  mailer_test_ui_wait_for_window (GTK_WIDGET (window));
+  row = account_row (window, work);
+  status = mailer_test_ui_find_named (row, "status");
+  error_button = first_of_type (row, GTK_TYPE_MENU_BUTTON);
+  g_assert_nonnull (status);
+  g_assert_false (gtk_widget_get_visible (status));
+  g_assert_false (gtk_widget_get_visible (error_button));
+
+  /* Checking: a spinner and how far it got. */
+  mailer_account_set_connection_state (work, MAILER_CONNECTION_STATE_SYNCING);
+  mailer_account_set_progress (work, 0.5);
+  g_assert_true (gtk_widget_get_visible (first_of_type (row, GTK_TYPE_SPINNER)));
+  g_assert_true (gtk_widget_get_visible (first_of_type (row, GTK_TYPE_PROGRESS_BAR)));
+  g_assert_cmpfloat (gtk_progress_bar_get_fraction (GTK_PROGRESS_BAR (first_of_type (row, GTK_TYPE_PROGRESS_BAR))), ==, 0.5);
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (status)), ==, "Checking for mail…");
+  mailer_test_ui_save_screenshot (GTK_WIDGET (window), "window-account-checking");
+
+  /* Done: when. */
+  mailer_account_set_progress (work, -1);
+  mailer_account_set_connection_state (work, MAILER_CONNECTION_STATE_ONLINE);
+  g_assert_false (gtk_widget_get_visible (first_of_type (row, GTK_TYPE_SPINNER)));
+  g_assert_true (g_str_has_prefix (gtk_label_get_label (GTK_LABEL (status)), "Checked at "));
+
+  /* Failed: why, and Retry. */
+  mailer_account_set_connection_state (work, MAILER_CONNECTION_STATE_ERROR);
+  mailer_account_set_status_message (work, "The server rejected the password");
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (status)), ==, "Could not check for mail");
+  g_assert_true (gtk_widget_get_visible (error_button));
+  gtk_menu_button_popup (GTK_MENU_BUTTON (error_button));
+  popover = GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (error_button)));
+  g_assert_nonnull (find_labelled (popover, GTK_TYPE_WIDGET, "The server rejected the password"));
+  mailer_test_ui_save_screenshot (GTK_WIDGET (window), "window-account-error");
+  retry = first_of_type (popover, GTK_TYPE_BUTTON);
+  g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (retry)), ==, "win.check-account");
+  target = g_variant_ref (gtk_actionable_get_action_target_value (GTK_ACTIONABLE (retry)));
+  g_assert_cmpstr (g_variant_get_string (target, NULL), ==, mailer_account_get_uuid (work));
+  gtk_widget_activate (retry);
+  /* The check ran again. */
+  mailer_test_ui_wait_until (retry_ran, work);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -385,6 +483,7 @@ main (int   argc,
 
   g_test_add_func ("/ui/window/move-and-delete", test_window_move_and_delete);
   g_test_add_func ("/ui/window/large-folder", test_window_large_folder);
+  g_test_add_func ("/ui/window/account-state", test_window_account_state);
 
   return g_test_run ();
 }

@@ -33,6 +33,7 @@ struct _MailerAccount
   guint64 size_limit;
   guint check_interval;
   guint prefetch_days;
+  gint64 last_sync;
 };
 
 G_DEFINE_FINAL_TYPE (MailerAccount, mailer_account, G_TYPE_OBJECT)
@@ -59,6 +60,7 @@ enum {
   PROP_SIZE_LIMIT,
   PROP_CHECK_INTERVAL,
   PROP_PREFETCH_DAYS,
+  PROP_LAST_SYNC,
   N_PROPS
 };
 
@@ -144,6 +146,9 @@ mailer_account_get_property (GObject    *object,
       break;
     case PROP_PREFETCH_DAYS:
       g_value_set_uint (value, self->prefetch_days);
+      break;
+    case PROP_LAST_SYNC:
+      g_value_set_int64 (value, self->last_sync);
       break;
     case PROP_FOLDERS:
       g_value_set_object (value, mailer_account_get_folders (self));
@@ -339,6 +344,12 @@ mailer_account_class_init (MailerAccountClass *klass)
     g_param_spec_uint ("prefetch-days", NULL, NULL, 0, MAILER_ACCOUNT_PREFETCH_ALL, 30,
                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
+  /* When a check of the account last ended well (Unix time); 0 = not
+   * since the program started.  Not stored. */
+  properties[PROP_LAST_SYNC] =
+    g_param_spec_int64 ("last-sync", NULL, NULL, 0, G_MAXINT64, 0,
+                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -480,9 +491,24 @@ mailer_account_set_connection_state (MailerAccount         *self,
 
   if (self->connection_state != state)
     {
+      /* A sync that ends well leaves the account online. */
+      if (state == MAILER_CONNECTION_STATE_ONLINE &&
+          (self->connection_state == MAILER_CONNECTION_STATE_SYNCING ||
+           self->connection_state == MAILER_CONNECTION_STATE_CONNECTING))
+        {
+          self->last_sync = g_get_real_time () / G_USEC_PER_SEC;
+          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_SYNC]);
+        }
       self->connection_state = state;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTION_STATE]);
     }
+}
+
+gint64
+mailer_account_get_last_sync (MailerAccount *self)
+{
+  g_return_val_if_fail (MAILER_IS_ACCOUNT (self), 0);
+  return self->last_sync;
 }
 
 double

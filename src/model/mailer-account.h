@@ -45,6 +45,7 @@ const char            *mailer_account_get_status_message   (MailerAccount       
 void                   mailer_account_set_status_message   (MailerAccount         *self,
                                                             const char            *message);
 
+gint64                 mailer_account_get_last_sync        (MailerAccount         *self);
 double                 mailer_account_get_progress         (MailerAccount         *self);
 void                   mailer_account_set_progress         (MailerAccount         *self,
                                                             double                 progress);

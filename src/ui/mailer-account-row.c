@@ -22,6 +22,12 @@ struct _MailerAccountRow
   GtkLabel *name_label;
   GtkLabel *address_label;
   GtkLabel *kind_label;
+  GtkLabel *status_label;
+  GtkProgressBar *progress_bar;
+  GtkSpinner *spinner;
+  GtkMenuButton *error_button;
+  GtkLabel *error_label;
+  GtkButton *retry_button;
 };
 
 G_DEFINE_FINAL_TYPE (MailerAccountRow, mailer_account_row, GTK_TYPE_WIDGET)
@@ -42,9 +48,68 @@ mailer_account_kind_get_label (MailerAccountKind kind)
     }
 }
 
+/* What the account is doing, in the row: checking (a spinner, and how far
+ * it got), when it was last checked, or what went wrong (with the details
+ * and a Retry in a popover). */
+static void
+update_state (MailerAccountRow *self)
+{
+  MailerAccount *account = self->account;
+  MailerConnectionState state = mailer_account_get_connection_state (account);
+  double progress = mailer_account_get_progress (account);
+  gboolean busy = state == MAILER_CONNECTION_STATE_CONNECTING || state == MAILER_CONNECTION_STATE_SYNCING;
+  gboolean failed = state == MAILER_CONNECTION_STATE_ERROR;
+  g_autofree char *status = NULL;
+
+  switch (state)
+    {
+    case MAILER_CONNECTION_STATE_CONNECTING:
+      status = g_strdup (_("Connecting…"));
+      break;
+    case MAILER_CONNECTION_STATE_SYNCING:
+      status = g_strdup (_("Checking for mail…"));
+      break;
+    case MAILER_CONNECTION_STATE_ERROR:
+      status = g_strdup (_("Could not check for mail"));
+      break;
+    case MAILER_CONNECTION_STATE_ONLINE:
+    case MAILER_CONNECTION_STATE_OFFLINE:
+    default:
+      if (mailer_account_get_last_sync (account) > 0)
+        {
+          g_autoptr(GDateTime) when = g_date_time_new_from_unix_local (mailer_account_get_last_sync (account));
+          g_autofree char *time = g_date_time_format (when, "%H:%M");
+
+          /* Translators: %s is a time of day, such as 14:05 */
+          status = g_strdup_printf (_("Checked at %s"), time);
+        }
+      break;
+    }
+
+  gtk_label_set_label (self->status_label, status);
+  gtk_widget_set_visible (GTK_WIDGET (self->status_label), status != NULL);
+  if (failed)
+    gtk_widget_add_css_class (GTK_WIDGET (self->status_label), "error");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->status_label), "error");
+
+  gtk_widget_set_visible (GTK_WIDGET (self->progress_bar), busy && progress >= 0);
+  if (progress >= 0)
+    gtk_progress_bar_set_fraction (self->progress_bar, progress);
+  gtk_widget_set_visible (GTK_WIDGET (self->spinner), busy);
+  gtk_spinner_set_spinning (self->spinner, busy);
+
+  gtk_widget_set_visible (GTK_WIDGET (self->error_button), failed);
+  gtk_label_set_label (self->error_label, failed ? mailer_account_get_status_message (account) : NULL);
+  if (!failed)
+    gtk_menu_button_popdown (self->error_button);
+}
+
 static void
 unbind (MailerAccountRow *self)
 {
+  if (self->account != NULL)
+    g_signal_handlers_disconnect_by_func (self->account, update_state, self);
   g_clear_pointer (&self->name_binding, g_binding_unbind);
   g_clear_pointer (&self->address_binding, g_binding_unbind);
   g_clear_object (&self->account);
@@ -76,6 +141,12 @@ mailer_account_row_class_init (MailerAccountRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, name_label);
   gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, address_label);
   gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, kind_label);
+  gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, status_label);
+  gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, progress_bar);
+  gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, spinner);
+  gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, error_button);
+  gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, error_label);
+  gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, retry_button);
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
 }
 
@@ -124,4 +195,11 @@ mailer_account_row_set_account (MailerAccountRow *self,
   gtk_image_set_from_icon_name (self->icon,
                                 mailer_account_get_kind (account) == MAILER_ACCOUNT_KIND_IMAP
                                 ? "network-server-symbolic" : "folder-download-symbolic");
+  gtk_actionable_set_action_target (GTK_ACTIONABLE (self->retry_button), "s",
+                                    mailer_account_get_uuid (account));
+  g_signal_connect_swapped (account, "notify::connection-state", G_CALLBACK (update_state), self);
+  g_signal_connect_swapped (account, "notify::progress", G_CALLBACK (update_state), self);
+  g_signal_connect_swapped (account, "notify::status-message", G_CALLBACK (update_state), self);
+  g_signal_connect_swapped (account, "notify::last-sync", G_CALLBACK (update_state), self);
+  update_state (self);
 }

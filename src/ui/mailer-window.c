@@ -634,6 +634,22 @@ refresh_activated (GtkWidget  *widget,
   mailer_window_refresh (MAILER_WINDOW (widget));
 }
 
+/* One account, by UUID: the Retry of an account that failed. */
+static void
+check_account_activated (GtkWidget  *widget,
+                         const char *action_name,
+                         GVariant   *parameter)
+{
+  MailerWindow *self = MAILER_WINDOW (widget);
+  MailerAccount *account;
+
+  if (self->session == NULL)
+    return;
+  account = mailer_session_find_account (self->session, g_variant_get_string (parameter, NULL));
+  if (account != NULL && !mailer_session_is_syncing (self->session, account))
+    mailer_session_sync_account_async (self->session, account, NULL, refresh_done_cb, NULL);
+}
+
 /* Message actions */
 
 static MailerAccount *
@@ -1150,6 +1166,7 @@ mailer_window_class_init (MailerWindowClass *klass)
 
   gtk_widget_class_install_action (widget_class, "win.show-sidebar", NULL, show_sidebar_activated);
   gtk_widget_class_install_action (widget_class, "win.refresh", NULL, refresh_activated);
+  gtk_widget_class_install_action (widget_class, "win.check-account", "s", check_account_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F5, 0, "win.refresh", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_r, GDK_CONTROL_MASK, "win.refresh", NULL);
   gtk_widget_class_install_action (widget_class, "win.toggle-read", NULL, toggle_read_activated);
