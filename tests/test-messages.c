@@ -625,6 +625,95 @@ test_search (Fixture       *fixture,
   }
 }
 
+static void
+count_updated_cb (MailerStore        *store,
+                  MailerStoreChanges *changes,
+                  guint              *updated)
+{
+  *updated += changes->updated->len;
+}
+
+static void
+index_text (MailerStore *store)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *pending = NULL;
+
+  mailer_store_index_text_async (store, NULL, mailer_test_store_result_cb, &pending);
+  result = mailer_test_wait_result (&pending, 60);
+  g_assert_true (mailer_store_index_text_finish (store, result, &error));
+  g_assert_no_error (error);
+}
+
+/* Messages stored with their text read later (as a POP3 download stores
+ * them): listed and found by subject at once, by their text once the text
+ * pass has run, also when the store was closed before it ran. */
+static void
+test_deferred_text (Fixture       *fixture,
+                    gconstpointer  user_data)
+{
+  const char * const files[] = { "plain.eml", "attachment.eml", "rfc2047-subject.eml", "rfc2047-split-words.eml" };
+  GPtrArray *messages = g_ptr_array_new_with_free_func ((GDestroyNotify) mailer_store_new_message_free);
+  g_autoptr(GArray) ids = NULL;
+  g_autoptr(MailerMessage) plain = NULL;
+  g_autoptr(MailerMessage) attachment = NULL;
+  g_autoptr(GError) error = NULL;
+  guint updated = 0;
+  gulong handler;
+
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      MailerStoreNewMessage *message = new_raw_message (files[i], i + 1);
+
+      message->defer_text = TRUE;
+      g_ptr_array_add (messages, message);
+    }
+  handler = g_signal_connect (fixture->store, "changed", G_CALLBACK (count_updated_cb), &updated);
+  ids = add_messages (fixture->store, fixture->inbox_id, messages);
+
+  /* What the header section says is there at once... */
+  plain = mailer_store_get_message (fixture->store, g_array_index (ids, gint64, 0), &error);
+  g_assert_no_error (error);
+  attachment = mailer_store_get_message (fixture->store, g_array_index (ids, gint64, 1), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (mailer_message_get_subject (plain), ==, "Keys for the storage room");
+  g_assert_cmpuint (search_count (fixture->store, "réunion", 0), ==, 1);
+  g_assert_cmpuint (search_count (fixture->store, "kowalski", 0), ==, 1);
+  /* ...the text not yet (unless the pass already ran: it starts once
+   * the store is quiet). */
+  if (updated == 0)
+    {
+      g_assert_cmpstr (mailer_message_get_preview (plain), ==, "");
+      g_assert_false (mailer_message_get_has_attachment (attachment));
+      g_assert_cmpuint (search_count (fixture->store, "canteen", 0), ==, 0);
+    }
+
+  index_text (fixture->store);
+  g_assert_cmpuint (updated, ==, G_N_ELEMENTS (files));
+  g_assert_true (g_str_has_prefix (mailer_message_get_preview (plain), "Hi Alex, I've left the keys"));
+  g_assert_true (mailer_message_get_has_attachment (attachment));
+  g_assert_cmpuint (search_count (fixture->store, "canteen", 0), ==, 1);
+  g_assert_cmpuint (search_count (fixture->store, "reception", 0), ==, 1);
+  /* Nothing left: a second pass finds nothing and changes nothing. */
+  index_text (fixture->store);
+  g_assert_cmpuint (updated, ==, G_N_ELEMENTS (files));
+  g_signal_handler_disconnect (fixture->store, handler);
+
+  /* Closed before the pass ran: it runs at the next start. */
+  {
+    MailerStoreNewMessage *message = new_raw_message ("thread-01.eml", 100);
+
+    message->defer_text = TRUE;
+    add_one (fixture->store, fixture->archive_id, message);
+  }
+  g_clear_object (&fixture->store);
+  fixture->store = mailer_store_open (fixture->dir, &error);
+  g_assert_no_error (error);
+  index_text (fixture->store);
+  g_assert_cmpuint (search_count (fixture->store, "nightly", fixture->archive_id), ==, 1);
+}
+
 /* Threading */
 
 static void
@@ -1090,6 +1179,7 @@ main (int   argc,
   ADD ("flags-delete-move-journal", test_flags_delete_move_journal);
   ADD ("set-raw-later", test_set_raw_later);
   ADD ("search", test_search);
+  ADD ("deferred-text", test_deferred_text);
   ADD ("threading", test_threading);
   ADD ("list/items-changed", test_list_items_changed);
   ADD ("list/100k", test_list_100k);

@@ -482,7 +482,22 @@ test_offline (Fixture       *fixture,
   raw = mailer_store_get_raw (fixture->store, mailer_message_get_id (hit), &error);
   g_assert_no_error (error);
   g_assert_nonnull (strstr (g_bytes_get_data (raw, NULL), "this is message 42."));
-  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (mailer_message_list_new_search (fixture->store, "deja", 0, NULL))), >, 0);
+
+  /* The text of each message is read after the download, without the
+   * server; then the words of the bodies are found too. */
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autoptr(MailerMessageList) body_hits = NULL;
+    GAsyncResult *pending = NULL;
+
+    mailer_store_index_text_async (fixture->store, NULL, mailer_test_store_result_cb, &pending);
+    result = mailer_test_wait_result (&pending, 60);
+    g_assert_true (mailer_store_index_text_finish (fixture->store, result, &error));
+    g_assert_no_error (error);
+    body_hits = mailer_message_list_new_search (fixture->store, "deja", 0, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (body_hits)), >, 0);
+  }
 
   /* And a sync says plainly that the server cannot be reached. */
   g_assert_false (run_sync (fixture, PASSWORD, TRUE, &out, &error));

@@ -228,6 +228,25 @@ wait_for (GAsyncResult **slot)
   return g_steal_pointer (slot);
 }
 
+/* Mail downloaded is stored with its header section read and its text
+ * read right after, in the background (the store's text pass); a command
+ * that ends or searches waits for that, so that what it downloaded can
+ * be found. */
+static int
+finish_text (MailerSession *session)
+{
+  MailerStore *store = mailer_session_get_store (session);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *pending = NULL;
+
+  mailer_store_index_text_async (store, NULL, result_cb, &pending);
+  result = wait_for (&pending);
+  if (!mailer_store_index_text_finish (store, result, &error))
+    return report (error);
+  return CLI_EXIT_OK;
+}
+
 /* Output */
 
 /* Tabs and line breaks would break the columns. */
@@ -1021,6 +1040,7 @@ run_sync (MailerSession  *session,
           char          **args)
 {
   g_autoptr(GPtrArray) accounts = g_ptr_array_new_with_free_func (g_object_unref);
+  int status, text_status;
 
   if (args[0] != NULL)
     {
@@ -1043,7 +1063,9 @@ run_sync (MailerSession  *session,
     }
 
   /* With several accounts, each line says whose it is. */
-  return sync_accounts (session, accounts, args[0] == NULL, "");
+  status = sync_accounts (session, accounts, args[0] == NULL, "");
+  text_status = finish_text (session);
+  return status != CLI_EXIT_OK ? status : text_status;
 }
 
 /* folders */
@@ -1241,11 +1263,15 @@ run_search (MailerSession  *session,
   g_autoptr(GError) error = NULL;
   g_autofree char *text = g_strjoinv (" ", args);
   gint64 folder_id;
+  int status;
 
   if (opt_limit < 0)
     return usage_error ("--limit takes a positive number");
   if (!folder_option (session, &folder_id, &error))
     return report (error);
+  status = finish_text (session);
+  if (status != CLI_EXIT_OK)
+    return status;
 
   list = mailer_message_list_new_search (mailer_session_get_store (session), text, folder_id, &error);
   if (list == NULL)

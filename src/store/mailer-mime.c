@@ -1788,6 +1788,65 @@ mailer_mime_parse (GBytes  *raw,
   return summary;
 }
 
+/* Where the header section of @data ends: just after its blank line, or
+ * at the end when there is none. */
+static gsize
+header_section_length (const char *data,
+                       gsize       len)
+{
+  for (gsize i = 0; i + 1 < len; i++)
+    {
+      if (data[i] != '\n')
+        continue;
+      if (data[i + 1] == '\n')
+        return i + 2;
+      if (data[i + 1] == '\r' && i + 2 < len && data[i + 2] == '\n')
+        return i + 3;
+    }
+  return len;
+}
+
+/**
+ * mailer_mime_parse_headers:
+ *
+ * Like mailer_mime_parse(), from the header section alone: what a list
+ * shows and threads by, at a fraction of the cost of the whole message.
+ * The preview and body text are empty and there are no attachments;
+ * mailer_mime_parse() fills them in later.  A message whose header section
+ * cannot be read alone is parsed whole.
+ */
+MailerMimeSummary *
+mailer_mime_parse_headers (GBytes  *raw,
+                           GError **error)
+{
+  g_autoptr(GMimeParserOptions) options = NULL;
+  g_autoptr(GMimeMessage) message = NULL;
+  MailerMimeSummary *summary;
+  const char *data;
+  gsize len;
+
+  g_return_val_if_fail (raw != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  ensure_gmime ();
+  data = g_bytes_get_data (raw, &len);
+  skip_preamble (&data, &len);
+  if (len > 0)
+    {
+      options = new_parser_options ();
+      message = construct_message (data, header_section_length (data, len), options);
+    }
+  if (message == NULL)
+    return mailer_mime_parse (raw, error);
+
+  summary = g_new0 (MailerMimeSummary, 1);
+  read_headers (summary, message, options);
+  summary->attachments = g_ptr_array_new_with_free_func ((GDestroyNotify) mailer_mime_attachment_free);
+  summary->preview = g_strdup ("");
+  summary->body_text = g_strdup ("");
+  return summary;
+}
+
 void
 mailer_mime_attachment_free (MailerMimeAttachment *attachment)
 {

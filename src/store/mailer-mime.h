@@ -51,6 +51,8 @@ typedef struct
 void               mailer_mime_init            (void);
 MailerMimeSummary *mailer_mime_parse           (GBytes               *raw,
                                                 GError              **error);
+MailerMimeSummary *mailer_mime_parse_headers   (GBytes               *raw,
+                                                GError              **error);
 void               mailer_mime_summary_free    (MailerMimeSummary    *summary);
 void               mailer_mime_attachment_free (MailerMimeAttachment *attachment);
 

@@ -52,11 +52,11 @@ add_folder_change (MailerStoreChanges *changes,
   g_array_append_val (changes->folders, folder_id);
 }
 
-static void
-add_row_change (GArray *rows,
-                gint64  id,
-                gint64  folder_id,
-                gint64  date)
+void
+_mailer_store_add_row_change (GArray *rows,
+                              gint64  id,
+                              gint64  folder_id,
+                              gint64  date)
 {
   MailerStoreRow row = { id, folder_id, date };
 
@@ -332,8 +332,8 @@ folder_account (MailerStore  *self,
  * but keeps the sharp s: "Straße" would not match "strasse".  Indexed text
  * and queries both spell it "ss".
  */
-static char *
-fold_for_search (const char *text)
+char *
+_mailer_store_fold_for_search (const char *text)
 {
   g_autoptr(GString) folded = NULL;
 
@@ -466,7 +466,7 @@ merge_threads (MailerStore  *self,
   sqlite3_bind_int64 (rows, 1, into);
   sqlite3_bind_int64 (rows, 2, from);
   while ((rc = sqlite3_step (rows)) == SQLITE_ROW)
-    add_row_change (changes->updated, sqlite3_column_int64 (rows, 0),
+    _mailer_store_add_row_change (changes->updated, sqlite3_column_int64 (rows, 0),
                     sqlite3_column_int64 (rows, 1), sqlite3_column_int64 (rows, 2));
   sqlite3_reset (rows);
   if (rc != SQLITE_DONE)
@@ -678,6 +678,13 @@ find_existing (MailerStore            *self,
   return TRUE;
 }
 
+/* Stored with its header section read, its text to be read later. */
+static gboolean
+text_deferred (const MailerStoreNewMessage *message)
+{
+  return message->defer_text && message->raw != NULL;
+}
+
 static gboolean
 insert_message (MailerStore            *self,
                 gint64                  folder_id,
@@ -697,9 +704,9 @@ insert_message (MailerStore            *self,
   STMT_OR_FAIL (insert, self,
                 "INSERT INTO messages (folder_id, uid, uidl, message_id, in_reply_to, refs,"
                 "  thread_id, subject, from_name, from_address, to_list, cc_list, date, size,"
-                "  flags, keywords, has_attachment, preview, body_state, modseq)"
+                "  flags, keywords, has_attachment, preview, body_state, modseq, text_indexed)"
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-                "  ?16, ?17, ?18, ?19, ?20) RETURNING id");
+                "  ?16, ?17, ?18, ?19, ?20, ?21) RETURNING id");
 
   if (message->raw != NULL)
     body_state = message->partial ? MAILER_BODY_STATE_PARTIAL : MAILER_BODY_STATE_COMPLETE;
@@ -729,6 +736,7 @@ insert_message (MailerStore            *self,
   sqlite3_bind_int (insert, 19, body_state);
   if (message->modseq > 0)
     sqlite3_bind_int64 (insert, 20, message->modseq);
+  sqlite3_bind_int (insert, 21, text_deferred (message) ? 0 : 1);
 
   rc = sqlite3_step (insert);
   if (rc == SQLITE_ROW)
@@ -760,7 +768,7 @@ insert_message (MailerStore            *self,
         return FALSE;
     }
 
-  add_row_change (_mailer_store_pending_changes (self)->inserted, id, folder_id, date);
+  _mailer_store_add_row_change (_mailer_store_pending_changes (self)->inserted, id, folder_id, date);
   *id_out = id;
   return TRUE;
 }
@@ -783,9 +791,9 @@ index_message (MailerStore              *self,
                                     summary->to ? summary->to : "",
                                     summary->cc ? summary->cc : "",
                                     NULL);
-  g_autofree char *subject = fold_for_search (summary->subject);
-  g_autofree char *body = fold_for_search (summary->body_text);
-  g_autofree char *addresses = fold_for_search (all);
+  g_autofree char *subject = _mailer_store_fold_for_search (summary->subject);
+  g_autofree char *body = _mailer_store_fold_for_search (summary->body_text);
+  g_autofree char *addresses = _mailer_store_fold_for_search (all);
 
   sqlite3_bind_int64 (fts, 1, id);
   _mailer_store_bind_text (fts, 2, subject);
@@ -856,7 +864,8 @@ parse_messages_thread (GTask        *task,
       if (message->summary != NULL)
         continue;
       if (message->raw != NULL)
-        message->summary = mailer_mime_parse (message->raw, &error);
+        message->summary = text_deferred (message) ? mailer_mime_parse_headers (message->raw, &error)
+                                                   : mailer_mime_parse (message->raw, &error);
       /* A message with nothing in it is still stored: it was on the server,
        * and losing it silently is worse than an empty row. */
       if (message->summary == NULL)
@@ -874,19 +883,35 @@ parse_messages_thread (GTask        *task,
   g_task_return_boolean (task, TRUE);
 }
 
+static gboolean
+any_deferred (AddData *data)
+{
+  for (guint i = 0; i < data->messages->len; i++)
+    if (text_deferred (g_ptr_array_index (data->messages, i)))
+      return TRUE;
+  return FALSE;
+}
+
 static void
 add_write_done_cb (GObject      *source,
                    GAsyncResult *result,
                    gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
+  MailerStore *self = g_task_get_source_object (task);
   AddData *data = g_task_get_task_data (G_TASK (result));
   GError *error = NULL;
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
-    g_task_return_error (task, error);
+    {
+      _mailer_store_indexer_add_end (_mailer_store_get_indexer (self), FALSE);
+      g_task_return_error (task, error);
+    }
   else
-    g_task_return_pointer (task, g_array_ref (data->ids), (GDestroyNotify) g_array_unref);
+    {
+      _mailer_store_indexer_add_end (_mailer_store_get_indexer (self), any_deferred (data));
+      g_task_return_pointer (task, g_array_ref (data->ids), (GDestroyNotify) g_array_unref);
+    }
 }
 
 static void
@@ -904,6 +929,7 @@ add_parsed_cb (GObject      *source,
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       add_data_free (data);
+      _mailer_store_indexer_add_end (_mailer_store_get_indexer (self), FALSE);
       g_task_return_error (task, error);
       return;
     }
@@ -950,6 +976,8 @@ mailer_store_add_messages_async (MailerStore         *self,
   data->folder_id = folder_id;
   data->messages = g_ptr_array_ref (messages);
 
+  /* The text pass waits for these. */
+  _mailer_store_indexer_add_begin (_mailer_store_get_indexer (self));
   parse = g_task_new (self, cancellable, add_parsed_cb, g_object_ref (task));
   g_task_set_task_data (parse, data, NULL);
   g_task_run_in_thread (parse, parse_messages_thread);
@@ -1067,7 +1095,7 @@ set_flags_write (MailerStore  *self,
       if (!step_done (stmt, "Changing message flags", error))
         return FALSE;
 
-      add_row_change (changes->updated, id, folder_id, date);
+      _mailer_store_add_row_change (changes->updated, id, folder_id, date);
       add_folder_change (changes, folder_id);
     }
   return TRUE;
@@ -1123,7 +1151,7 @@ delete_messages_write (MailerStore  *self,
       if (!step_done (stmt, "Deleting a message", error))
         return FALSE;
 
-      add_row_change (changes->removed, id, folder_id, date);
+      _mailer_store_add_row_change (changes->removed, id, folder_id, date);
       add_folder_change (changes, folder_id);
     }
   return TRUE;
@@ -1193,8 +1221,8 @@ move_messages_write (MailerStore  *self,
       if (!step_done (update, "Moving a message", error))
         return FALSE;
 
-      add_row_change (changes->removed, id, folder_id, date);
-      add_row_change (changes->inserted, id, data->dest_folder_id, date);
+      _mailer_store_add_row_change (changes->removed, id, folder_id, date);
+      _mailer_store_add_row_change (changes->inserted, id, data->dest_folder_id, date);
       add_folder_change (changes, folder_id);
       add_folder_change (changes, data->dest_folder_id);
     }
@@ -1370,7 +1398,7 @@ set_raw_write (MailerStore  *self,
       return FALSE;
     }
   if (rc == SQLITE_ROW)
-    add_row_change (_mailer_store_pending_changes (self)->updated, data->id,
+    _mailer_store_add_row_change (_mailer_store_pending_changes (self)->updated, data->id,
                     sqlite3_column_int64 (update, 0), sqlite3_column_int64 (update, 1));
   if (!step_done (update, "Storing a message", error))
     return FALSE;
@@ -1381,7 +1409,7 @@ set_raw_write (MailerStore  *self,
     return FALSE;
 
   {
-    g_autofree char *body_text = fold_for_search (data->summary->body_text);
+    g_autofree char *body_text = _mailer_store_fold_for_search (data->summary->body_text);
 
     sqlite3_bind_int64 (fts, 1, data->id);
     _mailer_store_bind_text (fts, 2, body_text);
@@ -1736,7 +1764,7 @@ mailer_store_make_search_query (const char *text)
   if (text == NULL)
     return NULL;
 
-  folded = fold_for_search (text);
+  folded = _mailer_store_fold_for_search (text);
   words = g_strsplit_set (folded, " \t\r\n", -1);
   for (guint i = 0; words[i] != NULL; i++)
     {
@@ -2111,7 +2139,7 @@ apply_server_state_write (MailerStore  *self,
 
       sqlite3_bind_int64 (rows, 1, data->folder_id);
       while ((rc = sqlite3_step (rows)) == SQLITE_ROW)
-        add_row_change (changes->removed, sqlite3_column_int64 (rows, 0), data->folder_id,
+        _mailer_store_add_row_change (changes->removed, sqlite3_column_int64 (rows, 0), data->folder_id,
                         sqlite3_column_int64 (rows, 1));
       sqlite3_reset (rows);
       if (rc != SQLITE_DONE)
@@ -2134,7 +2162,7 @@ apply_server_state_write (MailerStore  *self,
           sqlite3_bind_int64 (stmt, 1, data->folder_id);
           sqlite3_bind_int64 (stmt, 2, g_array_index (data->vanished, guint32, i));
           while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-            add_row_change (changes->removed, sqlite3_column_int64 (stmt, 0), data->folder_id,
+            _mailer_store_add_row_change (changes->removed, sqlite3_column_int64 (stmt, 0), data->folder_id,
                             sqlite3_column_int64 (stmt, 1));
           sqlite3_reset (stmt);
           if (rc != SQLITE_DONE)
@@ -2174,7 +2202,7 @@ apply_server_state_write (MailerStore  *self,
             sqlite3_bind_int64 (update, 4, MIN (u->modseq, (guint64) G_MAXINT64));
           rc = sqlite3_step (update);
           if (rc == SQLITE_ROW)
-            add_row_change (changes->updated, id, data->folder_id, sqlite3_column_int64 (update, 0));
+            _mailer_store_add_row_change (changes->updated, id, data->folder_id, sqlite3_column_int64 (update, 0));
           if (!step_done (update, "Updating message flags", error))
             return FALSE;
         }

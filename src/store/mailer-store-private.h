@@ -51,6 +51,25 @@ void                _mailer_store_drop_live        (MailerStore           *self)
 void                _mailer_store_refresh_live     (MailerStore           *self,
                                                     MailerStoreChanges    *changes);
 
+void                _mailer_store_add_row_change   (GArray                *rows,
+                                                    gint64                 id,
+                                                    gint64                 folder_id,
+                                                    gint64                 date);
+/* @text as the search index holds it (and queries must spell it). */
+char               *_mailer_store_fold_for_search  (const char            *text);
+
+/* The text pass (mailer-store-indexer.c). */
+typedef struct _MailerStoreIndexer MailerStoreIndexer;
+
+MailerStoreIndexer *_mailer_store_get_indexer      (MailerStore           *self);
+MailerStoreIndexer *_mailer_store_indexer_new      (MailerStore           *store,
+                                                    const char            *path);
+void                _mailer_store_indexer_stop     (MailerStoreIndexer    *indexer);
+void                _mailer_store_indexer_kick     (MailerStoreIndexer    *indexer);
+void                _mailer_store_indexer_add_begin (MailerStoreIndexer   *indexer);
+void                _mailer_store_indexer_add_end  (MailerStoreIndexer    *indexer,
+                                                    gboolean               deferred);
+
 /* For tests: make the writer's database refuse to grow beyond @max_pages
  * pages (the disk-full path), or refuse every write (read-only). */
 void                _mailer_store_set_write_limits_for_testing (MailerStore *self,

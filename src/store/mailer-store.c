@@ -37,6 +37,7 @@ struct _MailerStore
   GHashTable *read_stmts;       /* owner's thread only */
   MailerStoreChanges *pending;  /* writer thread only */
   GHashTable *live;             /* owner's thread: id -> MailerMessage (weak) */
+  MailerStoreIndexer *indexer;  /* owner's thread */
 };
 
 enum {
@@ -278,6 +279,25 @@ open_db (const char  *path,
 static void writer_func (gpointer data,
                          gpointer user_data);
 
+static gboolean
+has_unindexed_text (MailerStore *self)
+{
+  sqlite3_stmt *stmt = NULL;
+  gboolean found = FALSE;
+
+  if (sqlite3_prepare_v2 (self->read_db, "SELECT 1 FROM messages WHERE text_indexed = 0 LIMIT 1",
+                          -1, &stmt, NULL) == SQLITE_OK)
+    found = sqlite3_step (stmt) == SQLITE_ROW;
+  sqlite3_finalize (stmt);
+  return found;
+}
+
+MailerStoreIndexer *
+_mailer_store_get_indexer (MailerStore *self)
+{
+  return self->indexer;
+}
+
 char *
 mailer_store_get_default_dir (void)
 {
@@ -331,6 +351,11 @@ mailer_store_open (const char  *dir,
   if (self->writer == NULL)
     return NULL;
 
+  /* Messages whose text a crash kept from being read are read now. */
+  self->indexer = _mailer_store_indexer_new (self, path);
+  if (has_unindexed_text (self))
+    _mailer_store_indexer_kick (self->indexer);
+
   return g_steal_pointer (&self);
 }
 
@@ -339,6 +364,8 @@ mailer_store_finalize (GObject *object)
 {
   MailerStore *self = (MailerStore *)object;
 
+  /* A batch of the text pass being read holds the database open. */
+  g_clear_pointer (&self->indexer, _mailer_store_indexer_stop);
   /* Pending writes hold a reference, so the queue is empty here; waiting
    * still joins the thread before its connection is closed. */
   if (self->writer != NULL)

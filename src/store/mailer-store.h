@@ -87,6 +87,11 @@ gboolean            mailer_store_changes_is_empty (MailerStoreChanges *changes);
  * @partial: @raw holds only the start of the message (headers and the
  *   first lines)
  * @summary: what the list and search show; parsed from @raw when %NULL
+ * @defer_text: with @raw and no @summary: read only the header section
+ *   now, and the text (preview, attachment mark, search index of the
+ *   body) in a pass in the background once the store is quiet — the
+ *   message and its UIDL are durable sooner; see
+ *   mailer_store_index_text_async()
  */
 typedef struct
 {
@@ -100,6 +105,7 @@ typedef struct
   GBytes             *raw;
   gboolean            partial;
   MailerMimeSummary  *summary;
+  gboolean            defer_text;
 } MailerStoreNewMessage;
 
 MailerStoreNewMessage *mailer_store_new_message_new  (void);
@@ -316,6 +322,13 @@ GArray      *mailer_store_list_missing_bodies      (MailerStore            *self
 gboolean     mailer_store_get_folder_state         (MailerStore            *self,
                                                     gint64                  folder_id,
                                                     MailerStoreFolderState *state,
+                                                    GError                **error);
+void         mailer_store_index_text_async         (MailerStore            *self,
+                                                    GCancellable           *cancellable,
+                                                    GAsyncReadyCallback     callback,
+                                                    gpointer                user_data);
+gboolean     mailer_store_index_text_finish        (MailerStore            *self,
+                                                    GAsyncResult           *result,
                                                     GError                **error);
 GArray      *mailer_store_list_folder_uids         (MailerStore            *self,
                                                     gint64                  folder_id,

@@ -390,6 +390,9 @@ retrieved_cb (GObject      *source,
       new_message->uidl = g_strdup (message->uidl);
       new_message->size = message->size;
       new_message->partial = partial;
+      /* Durable with its UIDL first; the text is read in the background
+       * (the most expensive part of storing a message). */
+      new_message->defer_text = TRUE;
       new_message->internal_date = g_get_real_time () / G_USEC_PER_SEC;
       data->result.bytes += g_bytes_get_size (new_message->raw);
       g_ptr_array_add (messages, new_message);
