@@ -38,7 +38,15 @@ struct _MailerStore
   MailerStoreChanges *pending;  /* writer thread only */
   GHashTable *live;             /* owner's thread: id -> MailerMessage (weak) */
   MailerStoreIndexer *indexer;  /* owner's thread */
+  int wal_pages;                /* writer thread: frames in the WAL */
 };
+
+/* The writer copies the WAL into the database when it has nothing else to
+ * do and the WAL holds this many pages (4 KiB each), or at once past the
+ * larger figure: a download's commits do not wait for copies of the pages
+ * of the ones before. */
+#define CHECKPOINT_IDLE_PAGES 4096
+#define CHECKPOINT_MAX_PAGES 65536
 
 enum {
   SIGNAL_CHANGED,
@@ -279,6 +287,18 @@ open_db (const char  *path,
 static void writer_func (gpointer data,
                          gpointer user_data);
 
+static int
+wal_committed_cb (void       *user_data,
+                  sqlite3    *db,
+                  const char *name,
+                  int         pages)
+{
+  MailerStore *self = user_data;
+
+  self->wal_pages = pages;
+  return SQLITE_OK;
+}
+
 static gboolean
 has_unindexed_text (MailerStore *self)
 {
@@ -339,6 +359,10 @@ mailer_store_open (const char  *dir,
     return NULL;
   if (!migrate (self->write_db, &self->schema_version, error))
     return NULL;
+  /* Checkpoints are the writer's business (see writer_func). */
+  if (!exec_sql (self->write_db, "PRAGMA wal_autocheckpoint = 0", error))
+    return NULL;
+  sqlite3_wal_hook (self->write_db, wal_committed_cb, self);
 
   self->read_db = open_db (path, error);
   if (self->read_db == NULL)
@@ -636,6 +660,15 @@ writer_func (gpointer data,
 
   g_object_unref (op->task);
   g_free (op);
+
+  /* Passive: it never waits for readers, and stops where one still needs
+   * an older page; the rest is copied next time. */
+  if (self->wal_pages >= CHECKPOINT_MAX_PAGES ||
+      (self->wal_pages >= CHECKPOINT_IDLE_PAGES && g_thread_pool_unprocessed (self->writer) == 0))
+    {
+      sqlite3_wal_checkpoint_v2 (self->write_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+      self->wal_pages = 0;
+    }
 }
 
 /* Runs @func in one transaction on the writer thread; @task completes
