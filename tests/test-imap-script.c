@@ -994,6 +994,57 @@ test_pipelined_literal (Fixture       *fixture,
   stop_server (fixture);
 }
 
+static char *
+uid_list (guint first,
+          guint last)
+{
+  GString *list = g_string_new (NULL);
+
+  for (guint uid = first; uid <= last; uid++)
+    g_string_append_printf (list, " %u", uid);
+  return g_string_free (list, FALSE);
+}
+
+/* A server without ESEARCH lists the UIDs a SEARCH finds on one line: for
+ * 20,000 messages, 120 KB, past the client's line limit.  The UIDs are
+ * searched in windows instead, each answered on a line of its own; then
+ * the newest summaries are fetched first. */
+static void
+test_search_windows_without_esearch (Fixture       *fixture,
+                                     gconstpointer  user_data)
+{
+  const guint windows[][2] = { { 1, 5000 }, { 5001, 10000 }, { 10001, 15000 }, { 15001, 20000 } };
+  g_autoptr(GError) error = NULL;
+  MailerImapSyncResult out = { 0, };
+
+  script_login (fixture, "IMAP4rev1");
+  script_list (fixture, NULL);
+  script_select (fixture, "INBOX", 20000, 20001);
+  for (guint i = 0; i < G_N_ELEMENTS (windows); i++)
+    {
+      g_autofree char *uids = uid_list (windows[i][0], windows[i][1]);
+      g_autofree char *range = i + 1 < G_N_ELEMENTS (windows)
+                               ? g_strdup_printf ("%u:%u", windows[i][0], windows[i][1])
+                               : g_strdup_printf ("%u:*", windows[i][0]);
+
+      g_assert_cmpuint (strlen (uids), <, 64 * 1024);
+      script (fixture,
+              "C: $tag UID SEARCH UID %s\n"
+              "S: * SEARCH%s\n"
+              "S: $tag OK Search completed\n",
+              range, uids);
+    }
+  /* Newest first: the run is stopped there. */
+  script_fetch_summaries (fixture, "19751:20000");
+  script (fixture, "S: $tag NO [UNAVAILABLE] Try again later\n");
+  start_server (fixture);
+
+  g_assert_false (run_sync (fixture, &out, &error));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "Try again later"));
+  assert_script_done (fixture);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1006,6 +1057,7 @@ main (int   argc,
   ADD ("sync/expunge-mid-fetch", test_expunge_mid_fetch);
   ADD ("sync/literal-cut", test_literal_cut);
   ADD ("sync/select-refused", test_select_refused);
+  ADD ("sync/search-windows-without-esearch", test_search_windows_without_esearch);
   ADD ("sync/replay-select-refused", test_replay_select_refused);
   ADD ("sync/starttls-not-offered", test_starttls_not_offered);
   ADD ("sync/login-disabled", test_login_disabled);

@@ -453,6 +453,8 @@ typedef struct
   gboolean nomodseq;
   gboolean searched_above;   /* the UID SEARCH was of UIDs above ours only */
   gboolean search_all;       /* search all UIDs: some below ours are missing here */
+  guint32 search_next;       /* without ESEARCH, in a large folder: the next */
+  guint32 search_last;       /*   window of UIDs to search, and the last UID */
   guint32 exists;
   GArray *updates;       /* MailerStoreFlagUpdate */
   GArray *vanished;      /* guint32 */
@@ -1009,6 +1011,7 @@ apply_state (GTask *task)
  * missing here: a fetch of summaries (newest first) cut short, or a
  * message moved here that got a UID above new mail not fetched yet. */
 static void search_uids (GTask *task);
+static void search_window (GTask *task);
 
 static void
 search_done_cb (GObject      *source,
@@ -1025,6 +1028,11 @@ search_done_cb (GObject      *source,
   if (response == NULL || fs->error != NULL)
     {
       run_fail (task, response == NULL ? error : g_steal_pointer (&fs->error));
+      return;
+    }
+  if (fs->search_next != 0)
+    {
+      search_window (task);
       return;
     }
 
@@ -1125,6 +1133,38 @@ search_done_cb (GObject      *source,
   apply_state (task);
 }
 
+/* Without ESEARCH, a SEARCH result is one line listing every UID, which
+ * passes the client's line limit (64 KiB) from some 5,000 ten-digit UIDs
+ * on: in a folder that large the UIDs are searched in windows of this many
+ * UIDs, each answer a line of at most 55 KB. */
+#define SEARCH_WINDOW 5000
+
+static void
+search_window (GTask *task)
+{
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  FolderSync *fs = data->fs;
+  MailerImapCommand *command = mailer_imap_command_new ("UID SEARCH");
+  g_autofree char *range = NULL;
+  guint32 from = fs->search_next;
+
+  if (from > fs->search_last || fs->search_last - from < SEARCH_WINDOW)
+    {
+      /* The last window runs to "*", for what arrived since the SELECT. */
+      range = g_strdup_printf ("%u:*", from);
+      fs->search_next = 0;
+    }
+  else
+    {
+      range = g_strdup_printf ("%u:%u", from, from + SEARCH_WINDOW - 1);
+      fs->search_next = from + SEARCH_WINDOW;
+    }
+  mailer_imap_command_add_atom (command, "UID", NULL);
+  mailer_imap_command_add_raw (command, range, NULL);
+  run_command (self, command, select_untagged, task, search_done_cb);
+}
+
 static void
 search_uids (GTask *task)
 {
@@ -1133,20 +1173,26 @@ search_uids (GTask *task)
   FolderSync *fs = data->fs;
   MailerImapCommand *command;
   g_autofree char *range = NULL;
+  guint32 from;
 
   /* With QRESYNC, only UIDs above ours are of interest; otherwise all,
    * to find expunges. */
   fs->searched_above = mailer_imap_client_is_enabled (self->client, "QRESYNC") && !fs->reset &&
                        fs->old.max_uid > 0 && !fs->search_all;
-  if (fs->searched_above)
-    range = g_strdup_printf ("%u:*", fs->old.max_uid + 1);
-  else
-    range = g_strdup ("1:*");
+  from = fs->searched_above ? fs->old.max_uid + 1 : 1;
 
+  if (!mailer_imap_client_has_capability (self->client, "ESEARCH") && fs->exists > SEARCH_WINDOW)
+    {
+      fs->search_next = from;
+      fs->search_last = fs->now.uidnext > 0 ? fs->now.uidnext - 1 : from;
+      search_window (task);
+      return;
+    }
+
+  range = g_strdup_printf ("%u:*", from);
   command = mailer_imap_command_new ("UID SEARCH");
   /* RFC 4731: the UIDs as a set ("1:20000"), where a plain SEARCH lists
-   * each, on a line that passes the client's 64 KiB limit from some
-   * 11,000 messages on. */
+   * each. */
   if (mailer_imap_client_has_capability (self->client, "ESEARCH"))
     mailer_imap_command_add_raw (command, "RETURN (ALL)", NULL);
   mailer_imap_command_add_atom (command, "UID", NULL);
