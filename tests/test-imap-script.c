@@ -319,6 +319,20 @@ message_by_uid (Fixture    *fixture,
   return 0;
 }
 
+static gint64
+folder_id (Fixture    *fixture,
+           const char *path)
+{
+  g_autoptr(GPtrArray) folders = mailer_store_list_folders (fixture->store,
+                                                            mailer_account_get_id (fixture->account), NULL);
+
+  for (guint i = 0; i < folders->len; i++)
+    if (g_str_equal (mailer_folder_get_path (folders->pdata[i]), path))
+      return mailer_folder_get_id (folders->pdata[i]);
+  g_assert_not_reached ();
+  return 0;
+}
+
 /* Driving the client */
 
 static MailerImapClient *
@@ -587,9 +601,10 @@ test_select_refused (Fixture       *fixture,
 }
 
 /* Local changes in two folders; while they are replayed, the server
- * refuses to open one of them.  After a failed SELECT no mailbox is
+ * cannot open one of them for now.  After a failed SELECT no mailbox is
  * selected (RFC 3501 6.3.1): the changes in the other folder must be sent
- * after selecting it again, not into the void. */
+ * after selecting it again, not into the void; the refused folder's
+ * change is kept for later, not dropped. */
 static void
 test_replay_select_refused (Fixture       *fixture,
                             gconstpointer  user_data)
@@ -668,8 +683,8 @@ test_replay_select_refused (Fixture       *fixture,
     }
   g_assert_cmpuint (out.n_folders, ==, 1);
   /* The inbox's changes are on the server; the one for the folder the
-   * server would not open was dropped. */
-  g_assert_cmpuint (journal_length (fixture), ==, 0);
+   * server could not open now ([UNAVAILABLE]) waits for the next run. */
+  g_assert_cmpuint (journal_length (fixture), ==, 1);
   assert_script_done (fixture);
   stop_server (fixture);
 }
@@ -1045,6 +1060,78 @@ test_search_windows_without_esearch (Fixture       *fixture,
   assert_script_done (fixture);
 }
 
+/* A move on a server without MOVE is COPY, then STORE \\Deleted and
+ * EXPUNGE of the originals.  When the COPY is refused, the originals must
+ * stay: nothing is marked or expunged, the change is dropped, and the
+ * message is back in its folder here after the resync. */
+static void
+test_refused_copy_keeps_original (Fixture       *fixture,
+                                  gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) one = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autofree char *in_store = NULL;
+  GAsyncResult *pending = NULL;
+  MailerImapSyncResult out = { 0, };
+  gint64 id, archive;
+
+  script_login (fixture, "IMAP4rev1 UIDPLUS");
+  script_list (fixture, "Archive");
+  script_select (fixture, "INBOX", 1, 2);
+  script_search (fixture, "1");
+  script_fetch_summaries (fixture, "1");
+  script_summary (fixture, 1, 1);
+  script (fixture, "S: $tag OK Fetch completed\n");
+  script_select (fixture, "Archive", 0, 1);
+  script_search (fixture, "");
+  script (fixture, "---\n");
+
+  script_login (fixture, "IMAP4rev1 UIDPLUS");
+  script_list (fixture, "Archive");
+  script (fixture,
+          "C: $tag SELECT \"INBOX\"\n"
+          "S: $tag OK [READ-WRITE] Select completed\n"
+          "C: $tag UID COPY 1 \"Archive\"\n"
+          "S: $tag NO [OVERQUOTA] Quota exceeded\n");
+  script_select (fixture, "INBOX", 1, 2);
+  script_search (fixture, "1");
+  script_fetch_summaries (fixture, "1");
+  script_summary (fixture, 1, 1);
+  script (fixture, "S: $tag OK Fetch completed\n");
+  script_select (fixture, "Archive", 0, 1);
+  script_search (fixture, "");
+  start_server (fixture);
+
+  g_assert_true (run_sync (fixture, &out, &error));
+  g_assert_no_error (error);
+
+  id = message_by_uid (fixture, "INBOX", 1);
+  archive = folder_id (fixture, "Archive");
+  g_array_append_val (one, id);
+  mailer_store_move_messages_async (fixture->store, one, archive, TRUE, NULL,
+                                    mailer_test_store_result_cb, &pending);
+  result = mailer_test_wait_result (&pending, 10);
+  g_assert_true (mailer_store_move_messages_finish (fixture->store, result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (journal_length (fixture), ==, 1);
+
+  if (!run_sync (fixture, &out, &error))
+    {
+      g_autofree char *transcript = mailer_test_script_server_get_transcript (fixture->server);
+
+      g_error ("The second run failed: %s\nTranscript:\n%s", error->message, transcript);
+    }
+  assert_script_done (fixture);
+  g_assert_cmpuint (journal_length (fixture), ==, 0);
+  in_store = stored (fixture, "INBOX");
+  g_assert_cmpstr (in_store, ==, "1\tscript-1@example.org\n");
+  g_clear_pointer (&in_store, g_free);
+  in_store = stored (fixture, "Archive");
+  g_assert_cmpstr (in_store, ==, "");
+  stop_server (fixture);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1058,6 +1145,7 @@ main (int   argc,
   ADD ("sync/literal-cut", test_literal_cut);
   ADD ("sync/select-refused", test_select_refused);
   ADD ("sync/search-windows-without-esearch", test_search_windows_without_esearch);
+  ADD ("sync/refused-copy-keeps-original", test_refused_copy_keeps_original);
   ADD ("sync/replay-select-refused", test_replay_select_refused);
   ADD ("sync/starttls-not-offered", test_starttls_not_offered);
   ADD ("sync/login-disabled", test_login_disabled);

@@ -314,7 +314,7 @@ batch_written_cb (GObject      *source,
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       /* Disk full and the like: try again with the next change. */
-      g_warning ("Indexing messages failed: %s", error->message);
+      g_message ("Indexing messages failed: %s", error->message);
       finish_waiters (self, error);
     }
   else if (self->store != NULL)
@@ -342,7 +342,7 @@ batch_read_cb (GObject      *source,
   if (batch == NULL)
     {
       self->running = FALSE;
-      g_warning ("Indexing messages failed: %s", error->message);
+      g_message ("Indexing messages failed: %s", error->message);
       finish_waiters (self, error);
       indexer_unref (self);
       return;

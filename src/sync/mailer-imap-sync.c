@@ -502,8 +502,10 @@ typedef struct
   guint journal_index;
   guint journal_group;       /* entries in the group being replayed */
   GArray *journal_done;      /* gint64 */
+  char *copied_set;          /* the UIDs of a COPY waiting for its answer */
   GArray *group_uids;        /* guint32: the UID of each entry of that group */
   GHashTable *gone_folders;  /* ids of folders the server refused to select */
+  GHashTable *later_folders; /* ids of folders the server could not open now */
   GHashTable *moved;         /* message id -> MovedUid, from COPYUID in this run */
   GHashTable *superseded;    /* entry ids replayed through a later entry */
   GArray *orphans;           /* gint64: moved messages the server gave no UID for */
@@ -520,12 +522,14 @@ typedef struct
 static void
 run_data_free (RunData *data)
 {
+  g_free (data->copied_set);
   g_clear_pointer (&data->folders, g_ptr_array_unref);
   g_clear_pointer (&data->by_id, g_hash_table_unref);
   g_clear_pointer (&data->journal, g_ptr_array_unref);
   g_clear_pointer (&data->journal_done, g_array_unref);
   g_clear_pointer (&data->group_uids, g_array_unref);
   g_clear_pointer (&data->gone_folders, g_hash_table_unref);
+  g_clear_pointer (&data->later_folders, g_hash_table_unref);
   g_clear_pointer (&data->moved, g_hash_table_unref);
   g_clear_pointer (&data->superseded, g_hash_table_unref);
   g_clear_pointer (&data->orphans, g_array_unref);
@@ -1011,6 +1015,11 @@ apply_state (GTask *task)
  * missing here: a fetch of summaries (newest first) cut short, or a
  * message moved here that got a UID above new mail not fetched yet. */
 static void search_uids (GTask *task);
+static void replay_copied_cb (GObject      *source,
+                              GAsyncResult *result,
+                              gpointer      user_data);
+static void replay_refused_or_failed (GTask  *task,
+                                      GError *error);
 static void search_window (GTask *task);
 
 static void
@@ -1237,7 +1246,8 @@ selected_cb (GObject      *source,
     {
       /* A failed SELECT leaves no mailbox selected (RFC 3501 6.3.1). */
       g_clear_pointer (&self->selected, g_free);
-      if (g_error_matches (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_NO))
+      if (g_error_matches (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_NO) ||
+          g_error_matches (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_TRY_LATER))
         {
           /* Listed, but not to be opened now (no rights, locked, or
            * deleted since the LIST): the other folders are synced still. */
@@ -1459,24 +1469,35 @@ replay_step_cb (GObject      *source,
   GError *error = NULL;
 
   response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
-  if (response == NULL && !g_error_matches (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_NO))
+  if (response == NULL)
     {
-      /* Offline or worse: the entries stay for the next run. */
-      run_fail (task, error);
+      replay_refused_or_failed (g_steal_pointer (&task), error);
       return;
     }
-  if (response != NULL)
-    copyuid_untagged (MAILER_IMAP_CLIENT (source), response, task);
-  else
-    {
-      /* Refused: the message is gone on the server, or the folder is.
-       * Nothing to apply any more; the entry is dropped. */
-      g_debug ("A pending change was refused by the server: %s", error->message);
-      g_clear_error (&error);
-    }
+  copyuid_untagged (MAILER_IMAP_CLIENT (source), response, task);
 
   /* The last command of a group confirms the whole group. */
   replay_next (task);
+}
+
+/* A change the server did not take: refused for good (the message or the
+ * folder is gone, no permission), the group is dropped and the next one
+ * goes; refused for now ([UNAVAILABLE] and the like) or the connection
+ * lost, the entries stay for the next run. */
+static void
+replay_refused_or_failed (GTask  *task,
+                          GError *error)
+{
+  g_autoptr(GTask) owned = task;
+
+  if (!g_error_matches (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_NO))
+    {
+      run_fail (owned, error);
+      return;
+    }
+  g_message ("A change made here was refused by the server and is undone: %s", error->message);
+  g_clear_error (&error);
+  replay_next (owned);
 }
 
 /* Selects the group's folder first when it is not selected. */
@@ -1502,6 +1523,16 @@ replay_selected_cb (GObject      *source,
       /* A failed SELECT leaves no mailbox selected (RFC 3501 6.3.1): the
        * next group must select its folder again. */
       g_clear_pointer (&self->selected, g_free);
+      if (g_error_matches (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_TRY_LATER))
+        {
+          /* Locked or busy for now: its changes wait for a later run,
+           * the other folders' go now. */
+          g_hash_table_add (data->later_folders, GINT_TO_POINTER ((gint) entry->folder_id));
+          g_clear_error (&error);
+          data->journal_group = 0;
+          replay_next (task);
+          return;
+        }
       if (g_error_matches (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_NO))
         {
           /* The folder is gone: so are the changes to it. */
@@ -1579,6 +1610,44 @@ note_orphan (MailerImapSync          *self,
     g_array_append_val (data->orphans, entry->message_id);
 }
 
+/* The copy of a move without MOVE is confirmed: now the originals go. */
+static void
+replay_copied_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  g_autoptr(MailerImapResponse) response = NULL;
+  g_autofree char *set = g_steal_pointer (&data->copied_set);
+  MailerImapCommand *store, *expunge;
+  GError *error = NULL;
+
+  response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
+  if (response == NULL)
+    {
+      /* Refused: the originals stay, and the entry is dropped like any
+       * refused change; cut off: the entry stays. */
+      replay_refused_or_failed (g_steal_pointer (&task), error);
+      return;
+    }
+  copyuid_untagged (MAILER_IMAP_CLIENT (source), response, task);
+
+  store = mailer_imap_command_new ("UID STORE");
+  mailer_imap_command_add_raw (store, set, NULL);
+  mailer_imap_command_add_raw (store, "+FLAGS.SILENT (\\Deleted)", NULL);
+  mailer_imap_client_run_async (self->client, store, select_untagged, task, NULL, NULL, NULL);
+  if (mailer_imap_client_has_capability (self->client, "UIDPLUS"))
+    {
+      expunge = mailer_imap_command_new ("UID EXPUNGE");
+      mailer_imap_command_add_raw (expunge, set, NULL);
+    }
+  else
+    expunge = mailer_imap_command_new ("EXPUNGE");
+  run_command (self, expunge, select_untagged, g_steal_pointer (&task), replay_step_cb);
+}
+
 static void
 replay_next (GTask *task)
 {
@@ -1606,6 +1675,12 @@ replay_next (GTask *task)
     {
       first = g_ptr_array_index (data->journal, data->journal_index);
       folder = folder_by_id (data, first->folder_id);
+      if (g_hash_table_contains (data->later_folders, GINT_TO_POINTER ((gint) first->folder_id)))
+        {
+          /* Kept for the next run. */
+          data->journal_index++;
+          continue;
+        }
       if (folder != NULL && !g_hash_table_contains (data->gone_folders, GINT_TO_POINTER ((gint) first->folder_id)) &&
           !g_hash_table_contains (data->superseded, &first->id) &&
           entry_uid (self, data, first) > 0 &&
@@ -1724,25 +1799,16 @@ replay_next (GTask *task)
           }
         else
           {
-            /* COPY, then mark and expunge the originals (RFC 6851 3.3). */
+            /* COPY, then mark and expunge the originals (RFC 6851 3.3),
+             * once the copy is confirmed: a refused COPY (no such folder,
+             * over quota) must leave the originals alone. */
             MailerImapCommand *copy = mailer_imap_command_new ("UID COPY");
-            MailerImapCommand *store = mailer_imap_command_new ("UID STORE");
-            MailerImapCommand *expunge;
 
             mailer_imap_command_add_raw (copy, set, NULL);
             mailer_imap_command_add_mailbox (copy, dest->path, utf8, NULL);
-            mailer_imap_client_run_async (self->client, copy, copyuid_untagged, task, NULL, NULL, NULL);
-            mailer_imap_command_add_raw (store, set, NULL);
-            mailer_imap_command_add_raw (store, "+FLAGS.SILENT (\\Deleted)", NULL);
-            mailer_imap_client_run_async (self->client, store, select_untagged, task, NULL, NULL, NULL);
-            if (mailer_imap_client_has_capability (self->client, "UIDPLUS"))
-              {
-                expunge = mailer_imap_command_new ("UID EXPUNGE");
-                mailer_imap_command_add_raw (expunge, set, NULL);
-              }
-            else
-              expunge = mailer_imap_command_new ("EXPUNGE");
-            run_command (self, expunge, select_untagged, task, replay_step_cb);
+            g_free (data->copied_set);
+            data->copied_set = g_steal_pointer (&set);
+            run_command (self, copy, copyuid_untagged, task, replay_copied_cb);
           }
         return;
       }
@@ -1846,6 +1912,7 @@ replay_journal (GTask *task)
   data->journal_done = g_array_new (FALSE, FALSE, sizeof (gint64));
   data->group_uids = g_array_new (FALSE, FALSE, sizeof (guint32));
   data->gone_folders = g_hash_table_new (NULL, NULL);
+  data->later_folders = g_hash_table_new (NULL, NULL);
   data->moved = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
   data->superseded = g_hash_table_new (g_int64_hash, g_int64_equal);
   data->orphans = g_array_new (FALSE, FALSE, sizeof (gint64));

@@ -321,6 +321,14 @@ error_from_status (const MailerImapResponse *response,
   if (response->status == MAILER_IMAP_STATUS_BAD)
     return g_error_new (MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_BAD,
                         "The server did not understand %s (%s)", command, text);
+  /* RFC 5530: the server cannot do it now; it may later. */
+  if (response->code != NULL &&
+      (g_ascii_strcasecmp (response->code, "UNAVAILABLE") == 0 ||
+       g_ascii_strcasecmp (response->code, "INUSE") == 0 ||
+       g_ascii_strcasecmp (response->code, "LIMIT") == 0 ||
+       g_ascii_strcasecmp (response->code, "SERVERBUG") == 0))
+    return g_error_new (MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_TRY_LATER,
+                        "The server cannot do %s now (%s)", command, text);
   return g_error_new (MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_NO,
                       "The server refused %s (%s)", command, text);
 }

@@ -30,6 +30,7 @@ typedef enum
   MAILER_IMAP_ERROR_LOGIN_DISABLED, /* the server forbids logging in here */
   MAILER_IMAP_ERROR_UIDVALIDITY,    /* the mailbox was recreated */
   MAILER_IMAP_ERROR_INVALID,        /* a command argument cannot be sent */
+  MAILER_IMAP_ERROR_TRY_LATER,      /* NO for now: [UNAVAILABLE], [INUSE], [LIMIT], [SERVERBUG] */
 } MailerImapError;
 
 GQuark mailer_imap_error_quark (void);
