@@ -357,16 +357,38 @@ test_server_changes_reach_store (Fixture       *fixture,
   }
 }
 
+typedef struct
+{
+  guint times;
+  guint n;
+  gint64 newest_id;
+} NewMail;
+
+static void
+new_mail_cb (MailerImapSync *sync,
+             guint           n,
+             gint64          newest_id,
+             NewMail        *news)
+{
+  news->times++;
+  news->n = n;
+  news->newest_id = newest_id;
+}
+
 static void
 test_push (Fixture       *fixture,
            gconstpointer  user_data)
 {
   g_autoptr(GBytes) pushed = g_bytes_new_static ("Subject: Pushed\r\nMessage-ID: <pushed@example.org>\r\n\r\nhi\r\n", 55);
   g_autoptr(GError) error = NULL;
+  NewMail news = { 0, };
   gint64 inbox, start;
   guint32 uid;
 
+  /* The first sync of the inbox is no news. */
+  g_signal_connect (fixture->sync, "new-mail", G_CALLBACK (new_mail_cb), &news);
   run_sync (fixture);
+  g_assert_cmpuint (news.times, ==, 0);
   inbox = folder_id (fixture, MAILER_FOLDER_ROLE_INBOX);
   mailer_imap_sync_start_push (fixture->sync);
   /* Let the loop settle into IDLE. */
@@ -383,6 +405,21 @@ test_push (Fixture       *fixture,
       g_usleep (2000);
     }
   g_test_message ("New mail in the store %.0f ms after delivery", (g_get_monotonic_time () - start) / 1000.0);
+  /* Mail that came by push is news: once, naming the message. */
+  while (news.times == 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (2000);
+    }
+  g_assert_cmpuint (news.times, ==, 1);
+  g_assert_cmpuint (news.n, ==, 1);
+  {
+    g_autoptr(MailerMessage) message = mailer_store_get_message (fixture->store, news.newest_id, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (mailer_message_get_subject (message), ==, "Pushed");
+  }
 
   /* Another client reads a message: the flag arrives by push too. */
   uid = server_uid_of (fixture, "INBOX", 0);

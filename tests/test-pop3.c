@@ -237,6 +237,7 @@ test_leave_on_server (Fixture       *fixture,
   out = sync_ok (fixture);
   g_assert_cmpuint (out.n_downloaded, ==, N_MESSAGES);
   g_assert_cmpuint (out.n_deleted, ==, 0);
+  g_assert_true (out.first_run);
   g_assert_cmpint (server_count (fixture), ==, N_MESSAGES);
 
   /* Nothing new: nothing downloaded. */
@@ -249,6 +250,14 @@ test_leave_on_server (Fixture       *fixture,
   g_assert_no_error (error);
   out = sync_ok (fixture);
   g_assert_cmpuint (out.n_downloaded, ==, 1);
+  /* News, for a notification, naming the message. */
+  g_assert_false (out.first_run);
+  {
+    g_autoptr(GBytes) raw = mailer_store_get_raw (fixture->store, out.newest_id, &error);
+
+    g_assert_no_error (error);
+    g_assert_true (g_bytes_equal (raw, late));
+  }
   g_assert_cmpint (server_count (fixture), ==, N_MESSAGES + 1);
   assert_stored_exactly (fixture, N_MESSAGES + 1);
 }

@@ -261,6 +261,23 @@ test_window_move_and_delete (void)
   }
   wait_in_folder (session, third, inbox);
 
+  /* A notification's click: the message, open, in its folder. */
+  {
+    g_autoptr(MailerMessage) moved = mailer_store_get_message (mailer_session_get_store (session), first, NULL);
+
+    g_assert_true (mailer_window_show_message (window, first));
+    g_main_context_iteration (NULL, FALSE);
+    g_assert_cmpstr (mailer_window_get_reader_subject (window), ==, mailer_message_get_subject (moved));
+    {
+      GtkSingleSelection *sidebar = GTK_SINGLE_SELECTION (gtk_list_view_get_model (mailer_window_get_accounts_view (window)));
+      g_autoptr(GObject) item = gtk_tree_list_row_get_item (gtk_single_selection_get_selected_item (sidebar));
+
+      g_assert_true (MAILER_IS_FOLDER (item));
+      g_assert_cmpint (mailer_folder_get_id (MAILER_FOLDER (item)), ==, mailer_folder_get_id (projects));
+    }
+    g_assert_false (mailer_window_show_message (window, 999999));
+  }
+
   gtk_window_destroy (GTK_WINDOW (window));
 }
 

@@ -56,6 +56,13 @@ struct _MailerImapSync
 
 G_DEFINE_FINAL_TYPE (MailerImapSync, mailer_imap_sync, G_TYPE_OBJECT)
 
+enum {
+  SIGNAL_NEW_MAIL,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 static void push_idle (MailerImapSync *self);
 
 static void
@@ -93,6 +100,20 @@ mailer_imap_sync_class_init (MailerImapSyncClass *klass)
 
   object_class->dispose = mailer_imap_sync_dispose;
   object_class->finalize = mailer_imap_sync_finalize;
+
+  /**
+   * MailerImapSync::new-mail:
+   * @n: how many messages arrived in the inbox
+   * @newest_id: the store's id of one of them, the last stored
+   *
+   * Emitted at the end of a run (a check, or one that push started) that
+   * stored mail new to an inbox this account had synced before: what a
+   * notification tells.  Never for the first sync of an inbox.
+   */
+  signals[SIGNAL_NEW_MAIL] =
+    g_signal_new ("new-mail", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_INT64);
 
   /* Headers are decoded with GMime's utilities, which crash before
    * GMime is initialised; once per process, whoever comes first. */
@@ -503,6 +524,8 @@ typedef struct
   guint journal_group;       /* entries in the group being replayed */
   GArray *journal_done;      /* gint64 */
   char *copied_set;          /* the UIDs of a COPY waiting for its answer */
+  guint inbox_new;           /* messages new to an inbox synced before */
+  gint64 inbox_newest;
   GArray *group_uids;        /* guint32: the UID of each entry of that group */
   GHashTable *gone_folders;  /* ids of folders the server refused to select */
   GHashTable *later_folders; /* ids of folders the server could not open now */
@@ -867,6 +890,15 @@ window_committed_cb (GObject      *source,
   else
     {
       data->result.n_new += ids->len;
+      /* New to an inbox synced before: news for the user. */
+      if (fs->folder->role == MAILER_FOLDER_ROLE_INBOX && fs->old.max_uid > 0 && !fs->reset)
+        for (guint i = 0; i < ids->len; i++)
+          {
+            gint64 id = g_array_index (ids, gint64, i);
+
+            data->inbox_new += id > 0;
+            data->inbox_newest = MAX (data->inbox_newest, id);
+          }
       if (fs->new_uids->len > 0)
         mailer_account_set_progress (self->account, (double) fs->next_new / fs->new_uids->len);
     }
@@ -1371,6 +1403,8 @@ sync_next_folder (GTask *task)
   mailer_account_set_connection_state (self->account, MAILER_CONNECTION_STATE_ONLINE);
   mailer_account_set_status_message (self->account, NULL);
   mailer_account_set_progress (self->account, -1);
+  if (data->inbox_new > 0)
+    g_signal_emit (self, signals[SIGNAL_NEW_MAIL], 0, data->inbox_new, data->inbox_newest);
   g_task_return_boolean (task, TRUE);
 }
 

@@ -324,6 +324,8 @@ commit_cb (GObject      *source,
       for (guint i = 0; i < commit->uidls->len; i++)
         g_hash_table_insert (data->committed, g_strdup (commit->uidls->pdata[i]),
                              GINT_TO_POINTER (g_array_index (commit->partial, gboolean, i)));
+      for (guint i = 0; i < ids->len; i++)
+        data->result.newest_id = MAX (data->result.newest_id, g_array_index (ids, gint64, i));
       data->result.n_downloaded += commit->uidls->len;
       update_progress (self, data);
     }
@@ -479,6 +481,8 @@ listed_cb (GObject      *source,
     }
 
   data->result.n_on_server = data->on_server->len;
+  /* Nothing downloaded before: what comes now is the mailbox, not news. */
+  data->result.first_run = g_hash_table_size (data->known) == 0;
   data->wanted = g_ptr_array_new ();
   for (guint i = 0; i < data->on_server->len; i++)
     {

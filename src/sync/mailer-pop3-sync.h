@@ -21,6 +21,8 @@ typedef struct
   guint n_downloaded;
   guint n_deleted;
   guint64 bytes;
+  gboolean first_run;   /* no message of the account was downloaded before */
+  gint64 newest_id;     /* the store's id of the last message stored, or 0 */
 } MailerPop3SyncResult;
 
 #define MAILER_TYPE_POP3_SYNC (mailer_pop3_sync_get_type ())

@@ -29,6 +29,13 @@ struct _MailerSession
 
 G_DEFINE_FINAL_TYPE (MailerSession, mailer_session, G_TYPE_OBJECT)
 
+enum {
+  SIGNAL_NEW_MAIL,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 static void
 mailer_session_dispose (GObject *object)
 {
@@ -71,6 +78,20 @@ mailer_session_class_init (MailerSessionClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->dispose = mailer_session_dispose;
+
+  /**
+   * MailerSession::new-mail:
+   * @account: whose inbox got mail
+   * @n: how many messages
+   * @newest_id: the store's id of one of them, the last stored
+   *
+   * Mail arrived in an inbox synced (or downloaded from) before: not for
+   * the first sync of an account.  For notifications.
+   */
+  signals[SIGNAL_NEW_MAIL] =
+    g_signal_new ("new-mail", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 3, MAILER_TYPE_ACCOUNT, G_TYPE_UINT, G_TYPE_INT64);
 }
 
 static void
@@ -539,6 +560,24 @@ fetch_body_done_cb (GObject      *source,
 }
 
 static void
+imap_new_mail_cb (MailerImapSync *sync,
+                  guint           n,
+                  gint64          newest_id,
+                  MailerSession  *self)
+{
+  GHashTableIter iter;
+  gpointer account, value;
+
+  g_hash_table_iter_init (&iter, self->imap);
+  while (g_hash_table_iter_next (&iter, &account, &value))
+    if (value == sync)
+      {
+        g_signal_emit (self, signals[SIGNAL_NEW_MAIL], 0, account, n, newest_id);
+        return;
+      }
+}
+
+static void
 pop3_done_cb (GObject      *source,
               GAsyncResult *result,
               gpointer      user_data)
@@ -557,6 +596,9 @@ pop3_done_cb (GObject      *source,
     }
   /* A first sync creates the inbox: show it. */
   load_folders (self, account, NULL);
+  if (sync_result.n_downloaded > 0 && !sync_result.first_run)
+    g_signal_emit (self, signals[SIGNAL_NEW_MAIL], 0, account, sync_result.n_downloaded,
+                   sync_result.newest_id);
   g_task_return_int (task, sync_result.n_downloaded);
 }
 
@@ -618,6 +660,7 @@ password_cb (GObject      *source,
         {
           imap = mailer_imap_sync_new (self->store, account, password);
           g_hash_table_insert (self->imap, g_object_ref (account), imap);
+          g_signal_connect_object (imap, "new-mail", G_CALLBACK (imap_new_mail_cb), self, 0);
         }
       mailer_secrets_free_password (password);
       mailer_imap_sync_run_async (imap, g_hash_table_lookup (self->running, account),

@@ -101,11 +101,72 @@ preferences_activated (GSimpleAction *action,
   gtk_window_present (GTK_WINDOW (preferences));
 }
 
+/* A click on a new-mail notification: that message, open. */
+static void
+show_message_activated (GSimpleAction *action,
+                        GVariant      *parameter,
+                        gpointer       user_data)
+{
+  MailerApplication *self = MAILER_APPLICATION (user_data);
+  GtkWindow *window;
+
+  g_application_activate (G_APPLICATION (self));
+  window = gtk_application_get_active_window (GTK_APPLICATION (self));
+  if (MAILER_IS_WINDOW (window))
+    mailer_window_show_message (MAILER_WINDOW (window), g_variant_get_int64 (parameter));
+}
+
 static const GActionEntry app_actions[] = {
   { "quit", quit_activated },
   { "about", about_activated },
   { "preferences", preferences_activated },
+  { "show-message", show_message_activated, "x" },
 };
+
+/* New mail in an inbox: a desktop notification, one per account (a newer
+ * one replaces it), unless the window is in front. */
+static void
+new_mail_cb (MailerSession *session,
+             MailerAccount *account,
+             guint          n,
+             gint64         newest_id,
+             gpointer       user_data)
+{
+  GApplication *app = G_APPLICATION (user_data);
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
+  g_autoptr(GNotification) notification = NULL;
+  g_autoptr(MailerMessage) message = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *title = NULL;
+  const char *body;
+
+  if (window != NULL && gtk_window_is_active (window))
+    return;
+
+  message = mailer_store_get_message (mailer_session_get_store (session), newest_id, NULL);
+  if (n == 1 && message != NULL)
+    {
+      const char *sender = mailer_message_get_sender (message);
+
+      title = g_strdup (sender && *sender ? sender : mailer_message_get_sender_address (message));
+      body = mailer_message_get_subject (message);
+    }
+  else
+    {
+      title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u new message", "%u new messages", n), n);
+      body = mailer_account_get_display_name (account);
+    }
+
+  notification = g_notification_new (title ? title : _("New mail"));
+  if (body != NULL && *body)
+    g_notification_set_body (notification, body);
+  g_notification_set_category (notification, "email.arrived");
+  if (message != NULL)
+    g_notification_set_default_action_and_target_value (notification, "app.show-message",
+                                                        g_variant_new_int64 (newest_id));
+  id = g_strdup_printf ("new-mail-%s", mailer_account_get_uuid (account));
+  g_application_send_notification (app, id, notification);
+}
 
 static void
 mailer_application_startup (GApplication *app)
@@ -137,6 +198,8 @@ mailer_application_activate (GApplication *app)
           self->session = mailer_session_new (self->data_dir, &self->session_error);
           if (self->session_error != NULL)
             g_warning ("Could not open the mail store: %s", self->session_error->message);
+          else
+            g_signal_connect_object (self->session, "new-mail", G_CALLBACK (new_mail_cb), self, 0);
         }
 
       window = GTK_WINDOW (mailer_window_new (GTK_APPLICATION (app), self->session,

@@ -1271,6 +1271,54 @@ mailer_window_new (GtkApplication *application,
   return self;
 }
 
+/**
+ * mailer_window_show_message:
+ *
+ * Shows the message @message_id in its folder, selected and open (what a
+ * click on a new-mail notification does).  Returns whether it was found.
+ */
+gboolean
+mailer_window_show_message (MailerWindow *self,
+                            gint64        message_id)
+{
+  g_autoptr(MailerMessage) message = NULL;
+  GListModel *rows;
+  guint position;
+
+  g_return_val_if_fail (MAILER_IS_WINDOW (self), FALSE);
+
+  if (self->session == NULL)
+    return FALSE;
+  message = mailer_store_get_message (mailer_session_get_store (self->session), message_id, NULL);
+  if (message == NULL)
+    return FALSE;
+
+  /* Its folder in the sidebar (the tree expands accounts by itself). */
+  rows = G_LIST_MODEL (self->selection);
+  for (guint i = 0; i < g_list_model_get_n_items (rows); i++)
+    {
+      g_autoptr(GtkTreeListRow) row = g_list_model_get_item (rows, i);
+      g_autoptr(GObject) item = gtk_tree_list_row_get_item (row);
+
+      if (MAILER_IS_FOLDER (item) &&
+          mailer_folder_get_id (MAILER_FOLDER (item)) == mailer_message_get_folder_id (message))
+        {
+          gtk_single_selection_set_selected (self->selection, i);
+          break;
+        }
+    }
+  if (self->list == NULL)
+    return FALSE;
+  position = mailer_message_list_find (self->list, message_id);
+  if (position == G_MAXUINT)
+    return FALSE;
+  gtk_single_selection_set_selected (self->messages_selection, position);
+  /* GTK 4.8 has no gtk_list_view_scroll_to (): its action. */
+  gtk_widget_activate_action (GTK_WIDGET (self->messages_view), "list.scroll-to-item", "u", position);
+  adw_leaflet_set_visible_child (self->leaflet, self->content);
+  return TRUE;
+}
+
 GtkListView *
 mailer_window_get_messages_view (MailerWindow *self)
 {
