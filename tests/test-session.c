@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "mailer-session.h"
+#include "mailer-test-monitor.h"
 #include "mailer-test-util.h"
 
 static void
@@ -178,6 +179,69 @@ test_folders_follow_store (void)
   }
 }
 
+static gboolean
+is_checking (gpointer data)
+{
+  MailerAccount *account = data;
+
+  return mailer_account_get_connection_state (account) != MAILER_CONNECTION_STATE_OFFLINE;
+}
+
+/* Offline, a check fails at once, saying so, without trying the server;
+ * when the network is back, every account is checked by itself. */
+static void
+test_offline_and_back (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("mailer-session-XXXXXX", NULL);
+  g_autoptr(MailerSession) session = NULL;
+  g_autoptr(MailerTestMonitor) monitor = mailer_test_monitor_new ();
+  g_autoptr(MailerAccount) account = mailer_account_new (MAILER_ACCOUNT_KIND_POP3);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *pending = NULL;
+  guint notified = 0;
+  gint64 deadline;
+
+  session = mailer_session_new (dir, &error);
+  g_assert_no_error (error);
+  mailer_session_set_network_monitor (session, G_NETWORK_MONITOR (monitor));
+  g_assert_true (mailer_session_get_online (session));
+  g_signal_connect (session, "notify::online", G_CALLBACK (count_notify_cb), &notified);
+
+  /* A server that would only time out, were it tried. */
+  g_object_set (account, "display-name", "Home", "host", "192.0.2.1", "port", 995, NULL);
+  mailer_session_add_account_async (session, account, NULL, NULL, mailer_test_store_result_cb, &pending);
+  result = mailer_test_wait_result (&pending, 10);
+  g_assert_true (mailer_session_add_account_finish (session, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  mailer_test_monitor_set_available (monitor, FALSE);
+  g_assert_false (mailer_session_get_online (session));
+  g_assert_cmpuint (notified, ==, 1);
+  g_assert_cmpint (mailer_account_get_connection_state (account), ==, MAILER_CONNECTION_STATE_OFFLINE);
+
+  mailer_session_sync_account_async (session, account, NULL, mailer_test_store_result_cb, &pending);
+  result = mailer_test_wait_result (&pending, 2);
+  g_assert_cmpint (mailer_session_sync_account_finish (session, result, &error), <, 0);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE);
+  g_assert_nonnull (strstr (error->message, "offline"));
+  g_assert_false (mailer_session_is_syncing (session, account));
+  g_assert_cmpint (mailer_account_get_connection_state (account), ==, MAILER_CONNECTION_STATE_OFFLINE);
+  g_clear_error (&error);
+
+  /* Back: a check starts by itself. */
+  mailer_test_monitor_set_available (monitor, TRUE);
+  g_assert_true (mailer_session_get_online (session));
+  g_assert_cmpuint (notified, ==, 2);
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (!is_checking (account) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_true (is_checking (account));
+  mailer_session_cancel_sync (session, account);
+  g_clear_object (&session);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -185,6 +249,7 @@ main (int   argc,
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
   g_test_add_func ("/session/folders-follow-store", test_folders_follow_store);
+  g_test_add_func ("/session/offline-and-back", test_offline_and_back);
 
   return g_test_run ();
 }

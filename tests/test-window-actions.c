@@ -13,6 +13,7 @@
 #include "mailer-account-row.h"
 #include "mailer-message-list.h"
 #include "mailer-message-row.h"
+#include "mailer-test-monitor.h"
 #include "mailer-test-ui.h"
 #include "mailer-test-util.h"
 #include "mailer-window.h"
@@ -490,6 +491,35 @@ test_window_account_state (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* The network goes down: a banner says so, and goes when it is back. */
+static void
+test_window_offline_banner (void)
+{
+  g_autoptr(MailerSession) session = mailer_test_ui_make_session (0);
+  g_autoptr(MailerTestMonitor) monitor = mailer_test_monitor_new ();
+  MailerWindow *window;
+  GtkWidget *banner;
+
+  mailer_session_set_network_monitor (session, G_NETWORK_MONITOR (monitor));
+  window = mailer_window_new (NULL, session, NULL);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1000, 640);
+  gtk_window_present (GTK_WINDOW (window));
+  mailer_test_ui_wait_for_window (GTK_WIDGET (window));
+  banner = mailer_window_get_offline_banner (window);
+  g_assert_false (gtk_revealer_get_reveal_child (GTK_REVEALER (banner)));
+
+  mailer_test_monitor_set_available (monitor, FALSE);
+  g_assert_true (gtk_revealer_get_reveal_child (GTK_REVEALER (banner)));
+  /* Past its slide-down. */
+  for (int i = 0; i < 400; i++)
+    g_main_context_iteration (NULL, FALSE), g_usleep (1000);
+  mailer_test_ui_save_screenshot (GTK_WIDGET (window), "window-offline");
+
+  mailer_test_monitor_set_available (monitor, TRUE);
+  g_assert_false (gtk_revealer_get_reveal_child (GTK_REVEALER (banner)));
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -501,6 +531,7 @@ main (int   argc,
   g_test_add_func ("/ui/window/move-and-delete", test_window_move_and_delete);
   g_test_add_func ("/ui/window/large-folder", test_window_large_folder);
   g_test_add_func ("/ui/window/account-state", test_window_account_state);
+  g_test_add_func ("/ui/window/offline-banner", test_window_offline_banner);
 
   return g_test_run ();
 }

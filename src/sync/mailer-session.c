@@ -25,7 +25,17 @@ struct _MailerSession
   GHashTable *imap;        /* MailerAccount -> MailerImapSync, kept for push */
   gboolean push;
   gboolean periodic;
+  GNetworkMonitor *monitor;
+  gboolean online;
 };
+
+enum {
+  PROP_0,
+  PROP_ONLINE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 G_DEFINE_FINAL_TYPE (MailerSession, mailer_session, G_TYPE_OBJECT)
 
@@ -43,6 +53,9 @@ mailer_session_dispose (GObject *object)
 
   if (self->store != NULL)
     g_clear_signal_handler (&self->changed_id, self->store);
+  if (self->monitor != NULL)
+    g_signal_handlers_disconnect_by_data (self->monitor, self);
+  g_clear_object (&self->monitor);
   mailer_session_set_periodic_checks (self, FALSE);
   if (self->running != NULL)
     {
@@ -73,11 +86,37 @@ mailer_session_dispose (GObject *object)
 }
 
 static void
+mailer_session_get_property (GObject    *object,
+                             guint       prop_id,
+                             GValue     *value,
+                             GParamSpec *pspec)
+{
+  MailerSession *self = MAILER_SESSION (object);
+
+  switch (prop_id)
+    {
+    case PROP_ONLINE:
+      g_value_set_boolean (value, self->online);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 mailer_session_class_init (MailerSessionClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->dispose = mailer_session_dispose;
+  object_class->get_property = mailer_session_get_property;
+
+  /* Whether the network is up, as the network monitor says: when it is
+   * not, no check tries servers it cannot reach, and the UI says so. */
+  properties[PROP_ONLINE] =
+    g_param_spec_boolean ("online", NULL, NULL, TRUE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
    * MailerSession::new-mail:
@@ -98,6 +137,7 @@ static void
 mailer_session_init (MailerSession *self)
 {
   self->accounts = g_list_store_new (MAILER_TYPE_ACCOUNT);
+  self->online = TRUE;
   self->folders = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_object_unref);
   self->running = g_hash_table_new_full (NULL, NULL, g_object_unref, g_object_unref);
   self->timers = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
@@ -261,7 +301,77 @@ mailer_session_new (const char  *data_dir,
       return NULL;
 
   self->changed_id = g_signal_connect (self->store, "changed", G_CALLBACK (store_changed_cb), self);
+  mailer_session_set_network_monitor (self, g_network_monitor_get_default ());
   return g_steal_pointer (&self);
+}
+
+gboolean
+mailer_session_get_online (MailerSession *self)
+{
+  g_return_val_if_fail (MAILER_IS_SESSION (self), FALSE);
+  return self->online;
+}
+
+static void
+reconnected_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* The account's state and status message tell the user. */
+  if (mailer_session_sync_account_finish (MAILER_SESSION (source), result, &error) < 0)
+    g_debug ("Check after reconnecting failed: %s", error->message);
+}
+
+static void
+network_changed_cb (GNetworkMonitor *monitor,
+                    gboolean         available,
+                    MailerSession   *self)
+{
+  GListModel *accounts = G_LIST_MODEL (self->accounts);
+  gboolean was_online = self->online;
+
+  if (was_online == available)
+    return;
+  self->online = available;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ONLINE]);
+
+  for (guint i = 0; i < g_list_model_get_n_items (accounts); i++)
+    {
+      g_autoptr(MailerAccount) account = g_list_model_get_item (accounts, i);
+
+      if (!available)
+        {
+          /* What runs fails by itself; the idle ones say why nothing will. */
+          if (!g_hash_table_contains (self->running, account))
+            mailer_account_set_connection_state (account, MAILER_CONNECTION_STATE_OFFLINE);
+          continue;
+        }
+      /* Back: changes made offline go now, and what came meanwhile. */
+      if (!g_hash_table_contains (self->running, account))
+        mailer_session_sync_account_async (self, account, NULL, reconnected_cb, NULL);
+    }
+}
+
+/**
+ * mailer_session_set_network_monitor:
+ *
+ * Follows @monitor (the default one unless told otherwise, as tests do)
+ * for whether the network is up.
+ */
+void
+mailer_session_set_network_monitor (MailerSession   *self,
+                                    GNetworkMonitor *monitor)
+{
+  g_return_if_fail (MAILER_IS_SESSION (self));
+  g_return_if_fail (G_IS_NETWORK_MONITOR (monitor));
+
+  if (self->monitor != NULL)
+    g_signal_handlers_disconnect_by_data (self->monitor, self);
+  g_set_object (&self->monitor, monitor);
+  g_signal_connect (monitor, "network-changed", G_CALLBACK (network_changed_cb), self);
+  network_changed_cb (monitor, g_network_monitor_get_network_available (monitor), self);
 }
 
 MailerStore *
@@ -674,6 +784,31 @@ password_cb (GObject      *source,
   mailer_secrets_free_password (password);
 }
 
+static void
+reachable_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  GTask *task = user_data;
+  MailerSession *self = g_task_get_source_object (task);
+  MailerAccount *account = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (g_network_monitor_can_reach_finish (G_NETWORK_MONITOR (source), result, &error))
+    {
+      mailer_secrets_lookup_password_async (account, g_task_get_cancellable (task), password_cb, task);
+      return;
+    }
+  g_hash_table_remove (self->running, account);
+  mailer_account_set_connection_state (account, MAILER_CONNECTION_STATE_OFFLINE);
+  mailer_account_set_status_message (account, NULL);
+  g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE,
+                           "This computer is offline: %s is checked when the network is back",
+                           mailer_account_get_display_name (account) ? mailer_account_get_display_name (account)
+                                                                     : mailer_account_get_host (account));
+  g_object_unref (task);
+}
+
 /**
  * mailer_session_sync_account_async:
  *
@@ -708,6 +843,16 @@ mailer_session_sync_account_async (MailerSession       *self,
     }
   g_hash_table_insert (self->running, g_object_ref (account),
                        cancellable ? g_object_ref (cancellable) : g_cancellable_new ());
+  if (!self->online)
+    {
+      /* Offline, unless the server is reachable still (on this machine,
+       * or on a network without a route out). */
+      g_autoptr(GSocketConnectable) server = g_network_address_new (mailer_account_get_host (account),
+                                                                    mailer_account_get_port (account));
+
+      g_network_monitor_can_reach_async (self->monitor, server, cancellable, reachable_cb, task);
+      return;
+    }
   mailer_secrets_lookup_password_async (account, cancellable, password_cb, task);
 }
 

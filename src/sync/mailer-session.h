@@ -56,6 +56,9 @@ void           mailer_session_set_periodic_checks   (MailerSession        *self,
 
 void           mailer_session_set_push              (MailerSession        *self,
                                                      gboolean              enabled);
+void           mailer_session_set_network_monitor   (MailerSession        *self,
+                                                     GNetworkMonitor      *monitor);
+gboolean       mailer_session_get_online            (MailerSession        *self);
 void           mailer_session_fetch_body_async      (MailerSession        *self,
                                                      MailerAccount        *account,
                                                      gint64                message_id,

@@ -51,6 +51,7 @@ struct _MailerWindow
   GtkSearchEntry *search_entry;
   GtkToggleButton *search_button;
   GtkMenuButton *move_button;
+  GtkRevealer *offline_banner;
   AdwToast *undo_toast;      /* the toast offering Undo; weak */
   UndoMove *undo;            /* what its Undo puts back */
   MailerFolder *current_folder;
@@ -1163,6 +1164,7 @@ mailer_window_class_init (MailerWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, search_entry);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, search_button);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, move_button);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, offline_banner);
 
   gtk_widget_class_install_action (widget_class, "win.show-sidebar", NULL, show_sidebar_activated);
   gtk_widget_class_install_action (widget_class, "win.refresh", NULL, refresh_activated);
@@ -1263,6 +1265,8 @@ mailer_window_new (GtkApplication *application,
     }
 
   self->session = g_object_ref (session);
+  g_object_bind_property (session, "online", self->offline_banner, "reveal-child",
+                          G_BINDING_SYNC_CREATE | G_BINDING_INVERT_BOOLEAN);
   g_signal_connect_swapped (mailer_session_get_accounts (session), "items-changed",
                             G_CALLBACK (rebuild_roots), self);
   rebuild_roots (self);
@@ -1277,6 +1281,14 @@ mailer_window_new (GtkApplication *application,
  * Shows the message @message_id in its folder, selected and open (what a
  * click on a new-mail notification does).  Returns whether it was found.
  */
+/* For tests: the banner shown while the network is down. */
+GtkWidget *
+mailer_window_get_offline_banner (MailerWindow *self)
+{
+  g_return_val_if_fail (MAILER_IS_WINDOW (self), NULL);
+  return GTK_WIDGET (self->offline_banner);
+}
+
 gboolean
 mailer_window_show_message (MailerWindow *self,
                             gint64        message_id)

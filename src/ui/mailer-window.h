@@ -21,5 +21,6 @@ const char   *mailer_window_get_reader_subject (MailerWindow  *self);
 void          mailer_window_refresh           (MailerWindow   *self);
 gboolean      mailer_window_show_message      (MailerWindow   *self,
                                                gint64          message_id);
+GtkWidget    *mailer_window_get_offline_banner (MailerWindow  *self);
 
 G_END_DECLS
