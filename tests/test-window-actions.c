@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <adwaita.h>
+#include <string.h>
 
 #include "mailer-account-row.h"
 #include "mailer-message-list.h"
@@ -520,6 +521,159 @@ test_window_offline_banner (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* A web server on loopback that counts what it is asked for. */
+static gboolean
+http_incoming_cb (GSocketService    *service,
+                  GSocketConnection *connection,
+                  GObject           *source,
+                  guint             *hits)
+{
+  static const char reply[] = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+
+  (*hits)++;
+  g_output_stream_write_all (out, reply, sizeof reply - 1, NULL, NULL, NULL);
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  return TRUE;
+}
+
+static gboolean
+load_finished (gpointer data)
+{
+  WebKitWebView *view = data;
+
+  return view != NULL && !webkit_web_view_is_loading (view);
+}
+
+static void
+settle (guint ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+
+  while (g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, FALSE), g_usleep (1000);
+}
+
+static gboolean
+has_hits (gpointer data)
+{
+  return *(guint *) data > 0;
+}
+
+static void
+js_done_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  GAsyncResult **slot = user_data;
+
+  *slot = g_object_ref (result);
+}
+
+static gboolean
+has_result (gpointer data)
+{
+  return *(GAsyncResult **) data != NULL;
+}
+
+/* An HTML message with images, a stylesheet, a background and a frame on
+ * a web server: shown with none of them fetched (zero requests) and a
+ * banner; "Show" fetches them.  An image of the message's own (cid:) is
+ * shown at once. */
+static void
+test_window_html_remote_content (void)
+{
+  g_autoptr(MailerSession) session = mailer_test_ui_make_session (2);
+  g_autoptr(MailerAccount) home = g_list_model_get_item (mailer_session_get_accounts (session), 1);
+  g_autoptr(MailerFolder) inbox = mailer_test_ui_add_folder (session, home, "INBOX", MAILER_FOLDER_ROLE_INBOX);
+  g_autoptr(GSocketService) web = g_socket_service_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func ((GDestroyNotify) mailer_store_new_message_free);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GArray) ids = NULL;
+  g_autoptr(JSCValue) width = NULL;
+  GAsyncResult *pending = NULL;
+  MailerStoreNewMessage *message;
+  WebKitWebView *view;
+  MailerWindow *window;
+  guint hits = 0;
+  guint16 port;
+  char *raw;
+
+  port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (web), NULL, &error);
+  g_assert_no_error (error);
+  g_signal_connect (web, "incoming", G_CALLBACK (http_incoming_cb), &hits);
+  g_socket_service_start (web);
+
+  raw = g_strdup_printf ("From: Newsletter <news@shop.example.com>\r\n"
+                         "To: alex@home.example.net\r\n"
+                         "Subject: Our autumn offers\r\n"
+                         "Date: Mon, 16 Nov 2026 09:00:00 +0000\r\n"
+                         "Message-ID: <offers@shop.example.com>\r\n"
+                         "MIME-Version: 1.0\r\n"
+                         "Content-Type: multipart/related; boundary=\"rel\"\r\n"
+                         "\r\n"
+                         "--rel\r\n"
+                         "Content-Type: text/html; charset=utf-8\r\n"
+                         "\r\n"
+                         "<html><head><link rel=\"stylesheet\" href=\"http://127.0.0.1:%u/style.css\"></head>"
+                         "<body><h1>Autumn offers</h1>"
+                         "<img id=\"own\" src=\"cid:dot@shop.example.com\">"
+                         "<img src=\"http://127.0.0.1:%u/tracker.png\">"
+                         "<div style=\"background: url(http://127.0.0.1:%u/bg.png)\">Deals</div>"
+                         "<iframe src=\"http://127.0.0.1:%u/frame.html\"></iframe>"
+                         "</body></html>\r\n"
+                         "--rel\r\n"
+                         "Content-Type: image/png\r\n"
+                         "Content-ID: <dot@shop.example.com>\r\n"
+                         "Content-Transfer-Encoding: base64\r\n"
+                         "\r\n"
+                         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==\r\n"
+                         "--rel--\r\n", port, port, port, port);
+  message = mailer_store_new_message_new ();
+  message->raw = g_bytes_new_take (raw, strlen (raw));
+  g_ptr_array_add (messages, message);
+  mailer_store_add_messages_async (mailer_session_get_store (session), mailer_folder_get_id (inbox), messages,
+                                   NULL, mailer_test_store_result_cb, &pending);
+  result = mailer_test_wait_result (&pending, 10);
+  ids = mailer_store_add_messages_finish (mailer_session_get_store (session), result, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  window = mailer_window_new (NULL, session, NULL);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 800);
+  gtk_window_present (GTK_WINDOW (window));
+  mailer_test_ui_wait_for_window (GTK_WIDGET (window));
+  open_message (window, g_array_index (ids, gint64, 0));
+
+  view = mailer_window_get_web_view (window);
+  g_assert_nonnull (view);
+  mailer_test_ui_wait_until (load_finished, view);
+  settle (1000);
+  g_assert_cmpuint (hits, ==, 0);
+  g_assert_true (gtk_revealer_get_reveal_child (GTK_REVEALER (mailer_window_get_remote_banner (window))));
+
+  /* The message's own image is there: 1 pixel wide. */
+  webkit_web_view_evaluate_javascript (view, "document.getElementById('own').naturalWidth", -1,
+                                       NULL, NULL, NULL, js_done_cb, &pending);
+  mailer_test_ui_wait_until (has_result, &pending);
+  result = g_steal_pointer (&pending);
+  width = webkit_web_view_evaluate_javascript_finish (view, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (jsc_value_to_int32 (width), ==, 1);
+  mailer_test_ui_save_screenshot (GTK_WIDGET (window), "window-html-blocked");
+  g_assert_cmpuint (hits, ==, 0);
+
+  /* Shown on request. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-remote-content", NULL));
+  mailer_test_ui_wait_until (has_hits, &hits);
+  g_assert_false (gtk_revealer_get_reveal_child (GTK_REVEALER (mailer_window_get_remote_banner (window))));
+  g_test_message ("%u requests once shown", hits);
+
+  g_socket_service_stop (web);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -532,6 +686,7 @@ main (int   argc,
   g_test_add_func ("/ui/window/large-folder", test_window_large_folder);
   g_test_add_func ("/ui/window/account-state", test_window_account_state);
   g_test_add_func ("/ui/window/offline-banner", test_window_offline_banner);
+  g_test_add_func ("/ui/window/html-remote-content", test_window_html_remote_content);
 
   return g_test_run ();
 }

@@ -1847,6 +1847,140 @@ mailer_mime_parse_headers (GBytes  *raw,
   return summary;
 }
 
+/* The reader's view of a message: its HTML, and the parts it shows
+ * inline by Content-ID. */
+
+static GMimeMessage *
+parse_whole (GBytes              *raw,
+             GMimeParserOptions **options_out)
+{
+  g_autoptr(GMimeParserOptions) options = NULL;
+  const char *data;
+  gsize len;
+
+  ensure_gmime ();
+  data = g_bytes_get_data (raw, &len);
+  skip_preamble (&data, &len);
+  if (len == 0)
+    return NULL;
+  options = new_parser_options ();
+  *options_out = g_steal_pointer (&options);
+  return construct_message (data, len, *options_out);
+}
+
+static gboolean
+is_attachment (GMimeObject *part)
+{
+  GMimeContentDisposition *disposition = g_mime_object_get_content_disposition (part);
+
+  return disposition != NULL && g_mime_content_disposition_is_attachment (disposition);
+}
+
+typedef struct
+{
+  GMimeParserOptions *options;
+  char *html;
+  const char *cid;
+  GBytes *found;
+  char *found_type;
+} ReaderSearch;
+
+static void
+find_html_cb (GMimeObject *parent,
+              GMimeObject *part,
+              gpointer     user_data)
+{
+  ReaderSearch *search = user_data;
+  GMimeContentType *type;
+
+  if (search->html != NULL || !GMIME_IS_PART (part) || is_attachment (part))
+    return;
+  type = g_mime_object_get_content_type (part);
+  if (type != NULL && g_mime_content_type_is_type (type, "text", "html"))
+    {
+      g_autoptr(GByteArray) bytes = decode_content (GMIME_PART (part));
+      const char *charset = g_mime_object_get_content_type_parameter (part, "charset");
+
+      search->html = text_to_utf8 (search->options, (const char *) bytes->data, bytes->len, charset);
+    }
+}
+
+/**
+ * mailer_mime_get_html:
+ *
+ * Returns: (nullable): the message's HTML (its first text/html part that
+ *   is not an attachment, the one a multipart/alternative prefers to
+ *   show), in UTF-8, or %NULL when it has none
+ */
+char *
+mailer_mime_get_html (GBytes *raw)
+{
+  g_autoptr(GMimeParserOptions) options = NULL;
+  g_autoptr(GMimeMessage) message = NULL;
+  ReaderSearch search = { 0, };
+
+  g_return_val_if_fail (raw != NULL, NULL);
+
+  message = parse_whole (raw, &options);
+  if (message == NULL)
+    return NULL;
+  search.options = options;
+  g_mime_message_foreach (message, find_html_cb, &search);
+  return search.html;
+}
+
+static void
+find_cid_cb (GMimeObject *parent,
+             GMimeObject *part,
+             gpointer     user_data)
+{
+  ReaderSearch *search = user_data;
+  const char *id;
+
+  if (search->found != NULL || !GMIME_IS_PART (part))
+    return;
+  id = g_mime_object_get_content_id (part);
+  if (id != NULL && g_ascii_strcasecmp (id, search->cid) == 0)
+    {
+      GByteArray *bytes = decode_content (GMIME_PART (part));
+      GMimeContentType *type = g_mime_object_get_content_type (part);
+
+      search->found = g_byte_array_free_to_bytes (bytes);
+      search->found_type = type ? g_mime_content_type_get_mime_type (type) : g_strdup ("application/octet-stream");
+    }
+}
+
+/**
+ * mailer_mime_get_part_by_cid:
+ * @cid: a Content-ID, without <> (what a "cid:" URL names)
+ * @content_type: (out) (optional): its type, "type/subtype"
+ *
+ * Returns: (nullable): the decoded content of the part with that
+ *   Content-ID, or %NULL when there is none
+ */
+GBytes *
+mailer_mime_get_part_by_cid (GBytes      *raw,
+                             const char  *cid,
+                             char       **content_type)
+{
+  g_autoptr(GMimeParserOptions) options = NULL;
+  g_autoptr(GMimeMessage) message = NULL;
+  ReaderSearch search = { 0, };
+
+  g_return_val_if_fail (raw != NULL, NULL);
+  g_return_val_if_fail (cid != NULL, NULL);
+
+  message = parse_whole (raw, &options);
+  if (message == NULL)
+    return NULL;
+  search.cid = cid;
+  g_mime_message_foreach (message, find_cid_cb, &search);
+  if (content_type != NULL)
+    *content_type = g_steal_pointer (&search.found_type);
+  g_free (search.found_type);
+  return search.found;
+}
+
 void
 mailer_mime_attachment_free (MailerMimeAttachment *attachment)
 {

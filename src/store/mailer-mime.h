@@ -56,6 +56,11 @@ MailerMimeSummary *mailer_mime_parse_headers   (GBytes               *raw,
 void               mailer_mime_summary_free    (MailerMimeSummary    *summary);
 void               mailer_mime_attachment_free (MailerMimeAttachment *attachment);
 
+char              *mailer_mime_get_html        (GBytes               *raw);
+GBytes            *mailer_mime_get_part_by_cid (GBytes               *raw,
+                                                const char           *cid,
+                                                char                **content_type);
+
 /* Plain text of an HTML document (@len -1 when NUL-terminated), as a
  * browser would show it, for search and previews. */
 char              *mailer_mime_html_to_text    (const char           *html,

@@ -9,6 +9,8 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
+#include <webkit/webkit.h>
 
 #include "mailer-account-row.h"
 #include "mailer-message-list.h"
@@ -52,6 +54,11 @@ struct _MailerWindow
   GtkToggleButton *search_button;
   GtkMenuButton *move_button;
   GtkRevealer *offline_banner;
+  GtkRevealer *remote_banner;
+  WebKitWebView *web_view;   /* made for the first HTML message, then reused */
+  GBytes *shown_raw;         /* the open message's raw form, for cid: parts */
+  char *shown_html;
+  gboolean remote_allowed;   /* the open message's remote content shown */
   AdwToast *undo_toast;      /* the toast offering Undo; weak */
   UndoMove *undo;            /* what its Undo puts back */
   MailerFolder *current_folder;
@@ -208,6 +215,203 @@ body_fetched_cb (GObject      *source,
     show_message (self, self->shown);
 }
 
+/* HTML messages: WebKit, with no scripts and nothing from the network
+ * until the user asks; the message's own images by cid:. */
+
+/* Everything a page could fetch is refused by its own policy, which
+ * comes first in the document; what the message holds (cid:, data:) and
+ * inline styles are allowed.  Shown "with remote content", only scripts
+ * stay off. */
+#define CSP_BLOCKED "default-src 'none'; img-src cid: data:; style-src 'unsafe-inline'; font-src cid: data:"
+#define CSP_REMOTE "script-src 'none'; object-src 'none'; frame-src 'none'"
+
+static gboolean
+has_remote_content (const char *html)
+{
+  g_autofree char *lower = g_ascii_strdown (html, -1);
+  static const char * const leads[] = { "src=", "background=", "url(", "href=", "srcset=", "poster=" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (leads); i++)
+    for (const char *p = strstr (lower, leads[i]); p != NULL; p = strstr (p + 1, leads[i]))
+      {
+        const char *v = p + strlen (leads[i]);
+
+        while (*v == ' ' || *v == '"' || *v == '\'')
+          v++;
+        /* A link (<a href>) is not loaded; a stylesheet (<link href>) is. */
+        if (g_str_equal (leads[i], "href="))
+          {
+            const char *tag = g_strrstr_len (lower, p - lower, "<");
+
+            if (tag == NULL || !g_str_has_prefix (tag, "<link"))
+              continue;
+          }
+        if (g_str_has_prefix (v, "http:") || g_str_has_prefix (v, "https:") || g_str_has_prefix (v, "//"))
+          return TRUE;
+      }
+  return FALSE;
+}
+
+static gboolean
+sender_always_allowed (MailerWindow *self)
+{
+  g_auto(GStrv) senders = g_settings_get_strv (self->settings, "remote-content-senders");
+  const char *address = self->shown ? mailer_message_get_sender_address (self->shown) : NULL;
+
+  g_autofree char *policy = g_settings_get_string (self->settings, "show-remote-content");
+
+  if (g_strcmp0 (policy, "always") == 0)
+    return TRUE;
+  for (guint i = 0; address != NULL && senders[i] != NULL; i++)
+    if (g_ascii_strcasecmp (senders[i], address) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+cid_request_cb (WebKitURISchemeRequest *request,
+                gpointer                user_data)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (webkit_uri_scheme_request_get_web_view (request)));
+  MailerWindow *self = MAILER_IS_WINDOW (root) ? MAILER_WINDOW (root) : NULL;
+  g_autofree char *cid = g_uri_unescape_string (webkit_uri_scheme_request_get_path (request), NULL);
+  g_autofree char *type = NULL;
+  g_autoptr(GBytes) part = NULL;
+  g_autoptr(GInputStream) stream = NULL;
+
+  if (self != NULL && self->shown_raw != NULL && cid != NULL)
+    part = mailer_mime_get_part_by_cid (self->shown_raw, cid, &type);
+  if (part == NULL)
+    {
+      g_autoptr(GError) error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "The message has no part %s", cid);
+
+      webkit_uri_scheme_request_finish_error (request, error);
+      return;
+    }
+  stream = g_memory_input_stream_new_from_bytes (part);
+  webkit_uri_scheme_request_finish (request, stream, g_bytes_get_size (part), type);
+}
+
+static gboolean
+decide_policy_cb (WebKitWebView            *view,
+                  WebKitPolicyDecision     *decision,
+                  WebKitPolicyDecisionType  type,
+                  MailerWindow             *self)
+{
+  WebKitNavigationAction *action;
+  WebKitURIRequest *request;
+  const char *uri;
+
+  if (type == WEBKIT_POLICY_DECISION_TYPE_RESPONSE)
+    return FALSE;
+  action = webkit_navigation_policy_decision_get_navigation_action (WEBKIT_NAVIGATION_POLICY_DECISION (decision));
+  request = webkit_navigation_action_get_request (action);
+  uri = webkit_uri_request_get_uri (request);
+
+  /* The message itself, as loaded here. */
+  if (type == WEBKIT_POLICY_DECISION_TYPE_NAVIGATION_ACTION &&
+      webkit_navigation_action_get_navigation_type (action) == WEBKIT_NAVIGATION_TYPE_OTHER &&
+      g_str_has_prefix (uri, "about:"))
+    return FALSE;
+
+  /* A link the user followed opens in the browser; nothing else (frames,
+   * redirects, scripts that are off anyway) goes anywhere. */
+  if (webkit_navigation_action_is_user_gesture (action) &&
+      (g_str_has_prefix (uri, "http:") || g_str_has_prefix (uri, "https:") || g_str_has_prefix (uri, "mailto:")))
+    gtk_show_uri (GTK_WINDOW (self), uri, GDK_CURRENT_TIME);
+  webkit_policy_decision_ignore (decision);
+  return TRUE;
+}
+
+static void
+ensure_web_view (MailerWindow *self)
+{
+  static gsize registered = 0;
+  g_autoptr(WebKitNetworkSession) session = NULL;
+  g_autoptr(WebKitSettings) settings = NULL;
+
+  if (self->web_view != NULL)
+    return;
+
+  settings = webkit_settings_new_with_settings ("enable-javascript", TRUE,        /* our own calls only: */
+                                                "enable-javascript-markup", FALSE, /* no page scripts */
+                                                "enable-page-cache", FALSE,
+                                                "enable-html5-local-storage", FALSE,
+                                                "enable-html5-database", FALSE,
+                                                "enable-webgl", FALSE,
+                                                "enable-webaudio", FALSE,
+                                                "enable-media", FALSE,
+                                                "enable-developer-extras", FALSE,
+                                                "javascript-can-open-windows-automatically", FALSE,
+                                                NULL);
+  /* Nothing a message makes the view store outlives it. */
+  session = webkit_network_session_new_ephemeral ();
+  self->web_view = g_object_new (WEBKIT_TYPE_WEB_VIEW,
+                                 "network-session", session,
+                                 "settings", settings,
+                                 "vexpand", TRUE,
+                                 NULL);
+  if (g_once_init_enter (&registered))
+    {
+      webkit_web_context_register_uri_scheme (webkit_web_view_get_context (self->web_view), "cid",
+                                              cid_request_cb, NULL, NULL);
+      g_once_init_leave (&registered, 1);
+    }
+  g_signal_connect_object (self->web_view, "decide-policy", G_CALLBACK (decide_policy_cb), self, 0);
+  gtk_stack_add_named (self->body_stack, GTK_WIDGET (self->web_view), "html");
+}
+
+/* Loads the open message's HTML, with or without its remote content. */
+static void
+load_html (MailerWindow *self)
+{
+  g_autofree char *document = NULL;
+  gboolean remote = has_remote_content (self->shown_html);
+
+  ensure_web_view (self);
+  document = g_strdup_printf ("<meta http-equiv=\"Content-Security-Policy\" content=\"%s\">%s",
+                              self->remote_allowed ? CSP_REMOTE : CSP_BLOCKED, self->shown_html);
+  webkit_web_view_load_html (self->web_view, document, "about:blank");
+  gtk_stack_set_visible_child_name (self->body_stack, "html");
+  gtk_revealer_set_reveal_child (self->remote_banner, remote && !self->remote_allowed);
+}
+
+static void
+show_remote_activated (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  MailerWindow *self = MAILER_WINDOW (widget);
+
+  if (self->shown_html == NULL)
+    return;
+  self->remote_allowed = TRUE;
+  load_html (self);
+}
+
+static void
+always_show_remote_activated (GtkWidget  *widget,
+                              const char *action_name,
+                              GVariant   *parameter)
+{
+  MailerWindow *self = MAILER_WINDOW (widget);
+  const char *address = self->shown ? mailer_message_get_sender_address (self->shown) : NULL;
+
+  if (address != NULL && *address)
+    {
+      g_auto(GStrv) senders = g_settings_get_strv (self->settings, "remote-content-senders");
+      g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+      g_auto(GStrv) updated = NULL;
+
+      g_strv_builder_addv (builder, (const char **) senders);
+      if (!g_strv_contains ((const char * const *) senders, address))
+        g_strv_builder_add (builder, address);
+      updated = g_strv_builder_end (builder);
+      g_settings_set_strv (self->settings, "remote-content-senders", (const char * const *) updated);
+    }
+  show_remote_activated (widget, action_name, parameter);
+}
+
 static void
 show_message (MailerWindow  *self,
               MailerMessage *message)
@@ -255,7 +459,19 @@ show_message (MailerWindow  *self,
   gtk_stack_set_visible_child_name (self->reader_stack, "message");
 
   raw = mailer_store_get_raw (store, mailer_message_get_id (message), NULL);
+  g_clear_pointer (&self->shown_raw, g_bytes_unref);
+  g_clear_pointer (&self->shown_html, g_free);
+  gtk_revealer_set_reveal_child (self->remote_banner, FALSE);
   if (raw != NULL)
+    self->shown_html = mailer_mime_get_html (raw);
+  if (self->shown_html != NULL)
+    {
+      self->shown_raw = g_bytes_ref (raw);
+      self->remote_allowed = sender_always_allowed (self);
+      gtk_spinner_stop (self->reader_spinner);
+      load_html (self);
+    }
+  else if (raw != NULL)
     {
       g_autoptr(MailerMimeSummary) summary = mailer_mime_parse (raw, NULL);
       const char *text = summary && summary->body_text && *summary->body_text ? summary->body_text : NULL;
@@ -1102,6 +1318,8 @@ mailer_window_dispose (GObject *object)
   MailerWindow *self = (MailerWindow *)object;
 
   g_clear_weak_pointer (&self->undo_toast);
+  g_clear_pointer (&self->shown_raw, g_bytes_unref);
+  g_clear_pointer (&self->shown_html, g_free);
   g_clear_pointer (&self->undo, undo_move_free);
   g_clear_handle_id (&self->mark_read_id, g_source_remove);
   if (self->body_cancellable != NULL)
@@ -1165,6 +1383,7 @@ mailer_window_class_init (MailerWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, search_button);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, move_button);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, offline_banner);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, remote_banner);
 
   gtk_widget_class_install_action (widget_class, "win.show-sidebar", NULL, show_sidebar_activated);
   gtk_widget_class_install_action (widget_class, "win.refresh", NULL, refresh_activated);
@@ -1177,6 +1396,9 @@ mailer_window_class_init (MailerWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.archive", NULL, archive_activated);
   gtk_widget_class_install_action (widget_class, "win.search", NULL, search_activated);
   gtk_widget_class_install_action (widget_class, "win.move", NULL, move_activated);
+  gtk_widget_class_install_action (widget_class, "win.show-remote-content", NULL, show_remote_activated);
+  gtk_widget_class_install_action (widget_class, "win.always-show-remote-content", NULL,
+                                   always_show_remote_activated);
   gtk_widget_class_install_action (widget_class, "win.move-to", "x", move_to_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_m, GDK_CONTROL_MASK | GDK_SHIFT_MASK, "win.move", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_i, GDK_CONTROL_MASK, "win.toggle-read", NULL);
@@ -1281,6 +1503,22 @@ mailer_window_new (GtkApplication *application,
  * Shows the message @message_id in its folder, selected and open (what a
  * click on a new-mail notification does).  Returns whether it was found.
  */
+/* For tests: the view of HTML messages (NULL before the first), and the
+ * banner that offers their remote content. */
+WebKitWebView *
+mailer_window_get_web_view (MailerWindow *self)
+{
+  g_return_val_if_fail (MAILER_IS_WINDOW (self), NULL);
+  return self->web_view;
+}
+
+GtkWidget *
+mailer_window_get_remote_banner (MailerWindow *self)
+{
+  g_return_val_if_fail (MAILER_IS_WINDOW (self), NULL);
+  return GTK_WIDGET (self->remote_banner);
+}
+
 /* For tests: the banner shown while the network is down. */
 GtkWidget *
 mailer_window_get_offline_banner (MailerWindow *self)

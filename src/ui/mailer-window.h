@@ -2,6 +2,7 @@
 #pragma once
 
 #include <adwaita.h>
+#include <webkit/webkit.h>
 
 #include "mailer-session.h"
 
@@ -22,5 +23,7 @@ void          mailer_window_refresh           (MailerWindow   *self);
 gboolean      mailer_window_show_message      (MailerWindow   *self,
                                                gint64          message_id);
 GtkWidget    *mailer_window_get_offline_banner (MailerWindow  *self);
+WebKitWebView *mailer_window_get_web_view     (MailerWindow   *self);
+GtkWidget    *mailer_window_get_remote_banner (MailerWindow   *self);
 
 G_END_DECLS
