@@ -955,6 +955,34 @@ test_binary_garbage (void)
     }
 }
 
+/* What Save and Open write: the part's decoded bytes, by its number. */
+static void
+test_attachment_content (void)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "attachment.eml", NULL);
+  g_autoptr(GBytes) raw = NULL;
+  g_autoptr(GBytes) png = NULL;
+  g_autoptr(GBytes) text = NULL;
+  g_autoptr(GError) error = NULL;
+  char *data;
+  gsize len;
+
+  g_file_get_contents (path, &data, &len, &error);
+  g_assert_no_error (error);
+  raw = g_bytes_new_take (data, len);
+
+  png = mailer_mime_get_part_by_path (raw, "2");
+  g_assert_nonnull (png);
+  g_assert_cmpuint (g_bytes_get_size (png), ==, 1404);
+  g_assert_cmpmem (g_bytes_get_data (png, NULL), 8, "\x89PNG\r\n\x1a\n", 8);
+  text = mailer_mime_get_part_by_path (raw, "1");
+  g_assert_nonnull (text);
+  g_assert_nonnull (g_strstr_len (g_bytes_get_data (text, NULL), g_bytes_get_size (text), "64x64 version"));
+  g_assert_null (mailer_mime_get_part_by_path (raw, "3"));
+  g_assert_null (mailer_mime_get_part_by_path (raw, "2.1.7"));
+  g_assert_null (mailer_mime_get_part_by_path (raw, "x"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -964,6 +992,7 @@ main (int   argc,
   g_test_add_func ("/mime/data/plain", test_plain);
   g_test_add_func ("/mime/data/alternative", test_alternative);
   g_test_add_func ("/mime/data/attachment", test_attachment);
+  g_test_add_func ("/mime/data/attachment-content", test_attachment_content);
   g_test_add_func ("/mime/data/rfc2047-subject", test_rfc2047_subject);
   g_test_add_func ("/mime/data/rfc2047-japanese", test_rfc2047_japanese);
   g_test_add_func ("/mime/data/rfc2047-split-words", test_rfc2047_split_words);

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <adwaita.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "mailer-account-row.h"
@@ -674,6 +675,69 @@ test_window_html_remote_content (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static gboolean
+is_set (gpointer data)
+{
+  return *(gpointer *) data != NULL;
+}
+
+/* A message with an attachment lists it (name, size); Save writes the
+ * attachment's decoded bytes. */
+static void
+test_window_attachment (void)
+{
+  g_autoptr(MailerSession) session = mailer_test_ui_make_session (2);
+  g_autoptr(MailerAccount) home = g_list_model_get_item (mailer_session_get_accounts (session), 1);
+  g_autoptr(MailerFolder) inbox = mailer_test_ui_add_folder (session, home, "INBOX", MAILER_FOLDER_ROLE_INBOX);
+  const char * const files[] = { "attachment.eml", NULL };
+  g_autoptr(GArray) ids = mailer_test_ui_add_messages (session, inbox, files);
+  g_autofree char *dir = g_dir_make_tmp ("mailer-save-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "icon.png", NULL);
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *saved = NULL;
+  GtkWidget *row;
+  gsize len;
+  MailerWindow *window;
+
+  window = mailer_window_new (NULL, session, NULL);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 720);
+  gtk_window_present (GTK_WINDOW (window));
+  mailer_test_ui_wait_for_window (GTK_WIDGET (window));
+  open_message (window, g_array_index (ids, gint64, 0));
+
+  row = mailer_test_ui_find_named (GTK_WIDGET (window), "attachment");
+  g_assert_nonnull (row);
+  g_assert_true (gtk_widget_get_mapped (row));
+  g_assert_nonnull (find_labelled (GTK_WIDGET (window), GTK_TYPE_WIDGET, "mail-icon.png"));
+  {
+    g_autofree char *size = g_format_size (1404);
+
+    g_assert_nonnull (find_labelled (row, GTK_TYPE_WIDGET, size));
+  }
+  mailer_test_ui_save_screenshot (GTK_WIDGET (window), "window-attachment");
+
+  mailer_window_save_attachment_async (window, 0, file, NULL, mailer_test_store_result_cb, &result);
+  mailer_test_ui_wait_until (is_set, &result);
+  g_assert_true (mailer_window_save_attachment_finish (window, result, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (path, &saved, &len, &error));
+  g_assert_cmpuint (len, ==, 1404);
+  g_assert_cmpmem (saved, 8, "\x89PNG\r\n\x1a\n", 8);
+
+  /* There is no second one. */
+  g_clear_object (&result);
+  mailer_window_save_attachment_async (window, 1, file, NULL, mailer_test_store_result_cb, &result);
+  mailer_test_ui_wait_until (is_set, &result);
+  g_assert_false (mailer_window_save_attachment_finish (window, result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+
+  g_unlink (path);
+  g_rmdir (dir);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -687,6 +751,7 @@ main (int   argc,
   g_test_add_func ("/ui/window/account-state", test_window_account_state);
   g_test_add_func ("/ui/window/offline-banner", test_window_offline_banner);
   g_test_add_func ("/ui/window/html-remote-content", test_window_html_remote_content);
+  g_test_add_func ("/ui/window/attachment", test_window_attachment);
 
   return g_test_run ();
 }

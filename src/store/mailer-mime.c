@@ -1981,6 +1981,68 @@ mailer_mime_get_part_by_cid (GBytes      *raw,
   return search.found;
 }
 
+/**
+ * mailer_mime_get_part_by_path:
+ * @path: an IMAP section number, as MailerMimeAttachment.part_path gives
+ *
+ * Returns: (nullable): the decoded content of that part (a message
+ *   attached whole: as it was sent), or %NULL when there is none
+ */
+GBytes *
+mailer_mime_get_part_by_path (GBytes     *raw,
+                              const char *path)
+{
+  g_autoptr(GMimeParserOptions) options = NULL;
+  g_autoptr(GMimeMessage) message = NULL;
+  g_auto(GStrv) numbers = NULL;
+  GMimeObject *object;
+
+  g_return_val_if_fail (raw != NULL, NULL);
+  g_return_val_if_fail (path != NULL, NULL);
+
+  message = parse_whole (raw, &options);
+  if (message == NULL)
+    return NULL;
+  object = g_mime_message_get_mime_part (message);
+  numbers = g_strsplit (path, ".", -1);
+  for (guint i = 0; object != NULL && numbers[i] != NULL; i++)
+    {
+      guint64 n = 0;
+
+      if (!g_ascii_string_to_unsigned (numbers[i], 10, 1, G_MAXINT, &n, NULL))
+        return NULL;
+      /* Inside an attached message, the numbers go on in its body. */
+      if (GMIME_IS_MESSAGE_PART (object) && i > 0)
+        {
+          GMimeMessage *inner = g_mime_message_part_get_message (GMIME_MESSAGE_PART (object));
+
+          object = inner ? g_mime_message_get_mime_part (inner) : NULL;
+        }
+      if (object == NULL)
+        return NULL;
+      if (GMIME_IS_MULTIPART (object))
+        object = n <= (guint64) g_mime_multipart_get_count (GMIME_MULTIPART (object))
+                 ? g_mime_multipart_get_part (GMIME_MULTIPART (object), n - 1) : NULL;
+      else if (n != 1)
+        return NULL;
+    }
+  if (GMIME_IS_PART (object))
+    return g_byte_array_free_to_bytes (decode_content (GMIME_PART (object)));
+  if (GMIME_IS_MESSAGE_PART (object))
+    {
+      GMimeMessage *inner = g_mime_message_part_get_message (GMIME_MESSAGE_PART (object));
+      g_autoptr(GMimeStream) mem = g_mime_stream_mem_new ();
+      GByteArray *array;
+
+      if (inner == NULL)
+        return NULL;
+      g_mime_object_write_to_stream (GMIME_OBJECT (inner), NULL, mem);
+      array = g_mime_stream_mem_get_byte_array (GMIME_STREAM_MEM (mem));
+      return g_bytes_new (array->data, array->len);
+    }
+  return NULL;
+}
+
 void
 mailer_mime_attachment_free (MailerMimeAttachment *attachment)
 {

@@ -57,6 +57,8 @@ void               mailer_mime_summary_free    (MailerMimeSummary    *summary);
 void               mailer_mime_attachment_free (MailerMimeAttachment *attachment);
 
 char              *mailer_mime_get_html        (GBytes               *raw);
+GBytes            *mailer_mime_get_part_by_path (GBytes              *raw,
+                                                 const char          *path);
 GBytes            *mailer_mime_get_part_by_cid (GBytes               *raw,
                                                 const char           *cid,
                                                 char                **content_type);

@@ -55,6 +55,8 @@ struct _MailerWindow
   GtkMenuButton *move_button;
   GtkRevealer *offline_banner;
   GtkRevealer *remote_banner;
+  GtkBox *attachments_box;
+  GPtrArray *attachments;    /* MailerMimeAttachment of the open message */
   WebKitWebView *web_view;   /* made for the first HTML message, then reused */
   GBytes *shown_raw;         /* the open message's raw form, for cid: parts */
   char *shown_html;
@@ -412,6 +414,235 @@ always_show_remote_activated (GtkWidget  *widget,
   show_remote_activated (widget, action_name, parameter);
 }
 
+/* Attachments: listed under the headers, each with Open and Save. */
+
+/* A name to save @attachment under: its own, without any directory. */
+static char *
+attachment_file_name (MailerMimeAttachment *attachment)
+{
+  g_autofree char *base = NULL;
+
+  if (attachment->filename != NULL && *attachment->filename)
+    {
+      base = g_path_get_basename (attachment->filename);
+      if (g_strcmp0 (base, ".") != 0 && g_strcmp0 (base, "..") != 0 && g_strcmp0 (base, "/") != 0)
+        return g_steal_pointer (&base);
+    }
+  /* Translators: the file name of an attachment that has none */
+  return g_strdup (_("attachment"));
+}
+
+static void
+attachment_saved_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (!g_file_replace_contents_finish (G_FILE (source), result, NULL, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * mailer_window_save_attachment_async:
+ * @index: which attachment of the open message
+ *
+ * Writes the attachment's decoded content to @file, replacing it.
+ */
+void
+mailer_window_save_attachment_async (MailerWindow        *self,
+                                     guint                index,
+                                     GFile               *file,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GBytes) content = NULL;
+  MailerMimeAttachment *attachment;
+
+  g_return_if_fail (MAILER_IS_WINDOW (self));
+  g_return_if_fail (G_IS_FILE (file));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mailer_window_save_attachment_async);
+  if (self->attachments == NULL || index >= self->attachments->len || self->shown_raw == NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "The message has no such attachment");
+      return;
+    }
+  attachment = g_ptr_array_index (self->attachments, index);
+  content = mailer_mime_get_part_by_path (self->shown_raw, attachment->part_path);
+  if (content == NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "The attachment cannot be read");
+      return;
+    }
+  g_file_replace_contents_bytes_async (file, content, NULL, FALSE, G_FILE_CREATE_REPLACE_DESTINATION,
+                                       cancellable, attachment_saved_cb, g_steal_pointer (&task));
+}
+
+gboolean
+mailer_window_save_attachment_finish (MailerWindow  *self,
+                                      GAsyncResult  *result,
+                                      GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+save_done_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  MailerWindow *self = MAILER_WINDOW (source);
+  g_autoptr(GError) error = NULL;
+
+  if (!mailer_window_save_attachment_finish (self, result, &error))
+    {
+      g_autofree char *message = g_strdup_printf (_("The attachment could not be saved: %s"), error->message);
+
+      adw_toast_overlay_add_toast (self->toasts, adw_toast_new (message));
+    }
+}
+
+static void
+save_response_cb (GtkNativeDialog *dialog,
+                  int              response,
+                  gpointer         user_data)
+{
+  MailerWindow *self = MAILER_WINDOW (gtk_native_dialog_get_transient_for (dialog));
+  guint index = GPOINTER_TO_UINT (user_data);
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+
+      mailer_window_save_attachment_async (self, index, file, NULL, save_done_cb, NULL);
+    }
+  g_object_unref (dialog);
+}
+
+static void
+save_clicked_cb (GtkButton    *button,
+                 MailerWindow *self)
+{
+  guint index = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (button), "attachment-index"));
+  g_autofree char *name = attachment_file_name (g_ptr_array_index (self->attachments, index));
+  GtkFileChooserNative *chooser;
+
+  /* GTK 4.8 has no GtkFileDialog; this one goes through the portal. */
+  chooser = gtk_file_chooser_native_new (_("Save Attachment"), GTK_WINDOW (self),
+                                         GTK_FILE_CHOOSER_ACTION_SAVE, _("_Save"), _("_Cancel"));
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), name);
+  g_signal_connect (chooser, "response", G_CALLBACK (save_response_cb), GUINT_TO_POINTER (index));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void
+open_saved_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  MailerWindow *self = MAILER_WINDOW (source);
+  g_autoptr(GFile) file = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *uri = NULL;
+
+  if (!mailer_window_save_attachment_finish (self, result, &error))
+    {
+      g_autofree char *message = g_strdup_printf (_("The attachment could not be opened: %s"), error->message);
+
+      adw_toast_overlay_add_toast (self->toasts, adw_toast_new (message));
+      return;
+    }
+  uri = g_file_get_uri (file);
+  gtk_show_uri (GTK_WINDOW (self), uri, GDK_CURRENT_TIME);
+}
+
+/* Opened with the default application from a private copy: a directory
+ * of its own (0700) in the cache, under the attachment's own name. */
+static void
+open_clicked_cb (GtkButton    *button,
+                 MailerWindow *self)
+{
+  guint index = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (button), "attachment-index"));
+  g_autofree char *name = attachment_file_name (g_ptr_array_index (self->attachments, index));
+  g_autofree char *parent = g_build_filename (g_get_user_cache_dir (), "mailer", "attachments", NULL);
+  g_autofree char *template = g_build_filename (parent, "XXXXXX", NULL);
+  g_autofree char *path = NULL;
+  GFile *file;
+
+  if (g_mkdir_with_parents (parent, 0700) != 0 || g_mkdtemp_full (template, 0700) == NULL)
+    {
+      adw_toast_overlay_add_toast (self->toasts, adw_toast_new (_("The attachment could not be opened")));
+      return;
+    }
+  path = g_build_filename (template, name, NULL);
+  file = g_file_new_for_path (path);
+  /* The callback owns the reference. */
+  mailer_window_save_attachment_async (self, index, file, NULL, open_saved_cb, file);
+}
+
+static void
+show_attachments (MailerWindow      *self,
+                  MailerMimeSummary *summary)
+{
+  GtkWidget *child;
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->attachments_box))) != NULL)
+    gtk_box_remove (self->attachments_box, child);
+  g_clear_pointer (&self->attachments, g_ptr_array_unref);
+  if (summary == NULL || summary->attachments == NULL || summary->attachments->len == 0)
+    {
+      gtk_widget_set_visible (GTK_WIDGET (self->attachments_box), FALSE);
+      return;
+    }
+  self->attachments = g_ptr_array_ref (summary->attachments);
+
+  for (guint i = 0; i < self->attachments->len; i++)
+    {
+      MailerMimeAttachment *attachment = g_ptr_array_index (self->attachments, i);
+      g_autofree char *name = attachment_file_name (attachment);
+      g_autofree char *size = g_format_size (attachment->size);
+      g_autofree char *content_type = g_content_type_from_mime_type (attachment->content_type
+                                                                     ? attachment->content_type
+                                                                     : "application/octet-stream");
+      g_autoptr(GIcon) icon = g_content_type_get_symbolic_icon (content_type ? content_type
+                                                                             : "application/octet-stream");
+      GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
+      GtkWidget *label = gtk_label_new (name);
+      GtkWidget *size_label = gtk_label_new (size);
+      GtkWidget *open = gtk_button_new_from_icon_name ("document-open-symbolic");
+      GtkWidget *save = gtk_button_new_from_icon_name ("document-save-symbolic");
+
+      gtk_widget_set_name (row, "attachment");
+      gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_MIDDLE);
+      gtk_label_set_xalign (GTK_LABEL (label), 0);
+      gtk_widget_set_hexpand (label, TRUE);
+      gtk_widget_add_css_class (size_label, "dim-label");
+      gtk_widget_set_tooltip_text (open, _("Open"));
+      gtk_widget_set_tooltip_text (save, _("Save…"));
+      gtk_widget_add_css_class (open, "flat");
+      gtk_widget_add_css_class (save, "flat");
+      g_object_set_data (G_OBJECT (open), "attachment-index", GUINT_TO_POINTER (i));
+      g_object_set_data (G_OBJECT (save), "attachment-index", GUINT_TO_POINTER (i));
+      g_signal_connect (open, "clicked", G_CALLBACK (open_clicked_cb), self);
+      g_signal_connect (save, "clicked", G_CALLBACK (save_clicked_cb), self);
+      gtk_box_append (GTK_BOX (row), gtk_image_new_from_gicon (icon));
+      gtk_box_append (GTK_BOX (row), label);
+      gtk_box_append (GTK_BOX (row), size_label);
+      gtk_box_append (GTK_BOX (row), open);
+      gtk_box_append (GTK_BOX (row), save);
+      gtk_box_append (self->attachments_box, row);
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->attachments_box), TRUE);
+}
+
 static void
 show_message (MailerWindow  *self,
               MailerMessage *message)
@@ -462,23 +693,26 @@ show_message (MailerWindow  *self,
   g_clear_pointer (&self->shown_raw, g_bytes_unref);
   g_clear_pointer (&self->shown_html, g_free);
   gtk_revealer_set_reveal_child (self->remote_banner, FALSE);
+  show_attachments (self, NULL);
   if (raw != NULL)
-    self->shown_html = mailer_mime_get_html (raw);
-  if (self->shown_html != NULL)
-    {
-      self->shown_raw = g_bytes_ref (raw);
-      self->remote_allowed = sender_always_allowed (self);
-      gtk_spinner_stop (self->reader_spinner);
-      load_html (self);
-    }
-  else if (raw != NULL)
     {
       g_autoptr(MailerMimeSummary) summary = mailer_mime_parse (raw, NULL);
       const char *text = summary && summary->body_text && *summary->body_text ? summary->body_text : NULL;
 
-      gtk_label_set_label (self->reader_body, text ? text : _("This message has no text."));
-      gtk_stack_set_visible_child_name (self->body_stack, "text");
+      self->shown_raw = g_bytes_ref (raw);
+      self->shown_html = mailer_mime_get_html (raw);
+      show_attachments (self, summary);
       gtk_spinner_stop (self->reader_spinner);
+      if (self->shown_html != NULL)
+        {
+          self->remote_allowed = sender_always_allowed (self);
+          load_html (self);
+        }
+      else
+        {
+          gtk_label_set_label (self->reader_body, text ? text : _("This message has no text."));
+          gtk_stack_set_visible_child_name (self->body_stack, "text");
+        }
     }
   else
     {
@@ -1320,6 +1554,7 @@ mailer_window_dispose (GObject *object)
   g_clear_weak_pointer (&self->undo_toast);
   g_clear_pointer (&self->shown_raw, g_bytes_unref);
   g_clear_pointer (&self->shown_html, g_free);
+  g_clear_pointer (&self->attachments, g_ptr_array_unref);
   g_clear_pointer (&self->undo, undo_move_free);
   g_clear_handle_id (&self->mark_read_id, g_source_remove);
   if (self->body_cancellable != NULL)
@@ -1384,6 +1619,7 @@ mailer_window_class_init (MailerWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, move_button);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, offline_banner);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, remote_banner);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, attachments_box);
 
   gtk_widget_class_install_action (widget_class, "win.show-sidebar", NULL, show_sidebar_activated);
   gtk_widget_class_install_action (widget_class, "win.refresh", NULL, refresh_activated);

@@ -25,5 +25,14 @@ gboolean      mailer_window_show_message      (MailerWindow   *self,
 GtkWidget    *mailer_window_get_offline_banner (MailerWindow  *self);
 WebKitWebView *mailer_window_get_web_view     (MailerWindow   *self);
 GtkWidget    *mailer_window_get_remote_banner (MailerWindow   *self);
+void          mailer_window_save_attachment_async  (MailerWindow        *self,
+                                                    guint                index,
+                                                    GFile               *file,
+                                                    GCancellable        *cancellable,
+                                                    GAsyncReadyCallback  callback,
+                                                    gpointer             user_data);
+gboolean      mailer_window_save_attachment_finish (MailerWindow        *self,
+                                                    GAsyncResult        *result,
+                                                    GError             **error);
 
 G_END_DECLS
