@@ -537,6 +537,16 @@ test_fetch_body (Fixture       *fixture,
     g_assert_true (memcmp (g_bytes_get_data (raw, NULL), crlf->str, crlf->len) == 0);
   }
   g_assert_cmpint (mailer_message_get_body_state (message), ==, MAILER_BODY_STATE_COMPLETE);
+  /* The preview comes with the text pass, once the store is quiet. */
+  {
+    g_autoptr(GAsyncResult) indexed = NULL;
+    GAsyncResult *waiting = NULL;
+
+    mailer_store_index_text_async (fixture->store, NULL, mailer_test_store_result_cb, &waiting);
+    indexed = mailer_test_wait_result (&waiting, 30);
+    g_assert_true (mailer_store_index_text_finish (fixture->store, indexed, &error));
+    g_assert_no_error (error);
+  }
   g_assert_true (g_utf8_strlen (mailer_message_get_preview (message), -1) > 10);
 }
 

@@ -1380,15 +1380,13 @@ set_raw_write (MailerStore  *self,
   gsize len;
   const void *raw = g_bytes_get_data (data->raw, &len);
   int rc;
+  /* Its text is read by the text pass (mailer-store-indexer.c). */
   STMT_OR_FAIL (update, self,
-                "UPDATE messages SET body_state = 2, preview = ?2, has_attachment = ?3"
+                "UPDATE messages SET body_state = 2, text_indexed = 0"
                 " WHERE id = ?1 RETURNING folder_id, date");
   STMT_OR_FAIL (body, self, "INSERT OR REPLACE INTO bodies (message_id, raw) VALUES (?1, ?2)");
-  STMT_OR_FAIL (fts, self, "UPDATE messages_fts SET body = ?2 WHERE rowid = ?1");
 
   sqlite3_bind_int64 (update, 1, data->id);
-  _mailer_store_bind_text (update, 2, data->summary->preview);
-  sqlite3_bind_int (update, 3, data->summary->has_attachment ? 1 : 0);
   rc = sqlite3_step (update);
   if (rc == SQLITE_DONE)
     {
@@ -1399,64 +1397,38 @@ set_raw_write (MailerStore  *self,
     }
   if (rc == SQLITE_ROW)
     _mailer_store_add_row_change (_mailer_store_pending_changes (self)->updated, data->id,
-                    sqlite3_column_int64 (update, 0), sqlite3_column_int64 (update, 1));
+                                  sqlite3_column_int64 (update, 0), sqlite3_column_int64 (update, 1));
   if (!step_done (update, "Storing a message", error))
     return FALSE;
 
   sqlite3_bind_int64 (body, 1, data->id);
   sqlite3_bind_blob64 (body, 2, raw ? raw : "", len, SQLITE_STATIC);
-  if (!step_done (body, "Storing a message", error))
-    return FALSE;
-
-  {
-    g_autofree char *body_text = _mailer_store_fold_for_search (data->summary->body_text);
-
-    sqlite3_bind_int64 (fts, 1, data->id);
-    _mailer_store_bind_text (fts, 2, body_text);
-    return step_done (fts, "Indexing a message", error);
-  }
+  return step_done (body, "Storing a message", error);
 }
 
 static void
-parse_raw_thread (GTask        *task,
-                  gpointer      source_object,
-                  gpointer      task_data,
-                  GCancellable *cancellable)
+set_raw_written_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
 {
-  RawData *data = task_data;
+  g_autoptr(GTask) task = user_data;
+  MailerStore *self = g_task_get_source_object (task);
   GError *error = NULL;
+  gboolean ok = g_task_propagate_boolean (G_TASK (result), &error);
 
-  data->summary = mailer_mime_parse (data->raw, &error);
-  if (data->summary == NULL)
+  _mailer_store_indexer_add_end (_mailer_store_get_indexer (self), ok);
+  if (!ok)
     g_task_return_error (task, error);
   else
     g_task_return_boolean (task, TRUE);
-}
-
-static void
-set_raw_parsed_cb (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  /* The parse task holds the data without owning it; it is ours now. */
-  RawData *data = g_task_get_task_data (G_TASK (result));
-  GError *error = NULL;
-
-  g_task_set_task_data (task, data, (GDestroyNotify) raw_data_free);
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  _mailer_store_queue_write (g_task_get_source_object (task), task, set_raw_write);
 }
 
 /**
  * mailer_store_set_raw_async:
  *
  * Stores the complete raw message for @message_id (fetched after its
- * summary), and indexes its text.
+ * summary); its text (preview, search index) is read by the text pass
+ * once the store is quiet (see mailer_store_index_text_async()).
  */
 void
 mailer_store_set_raw_async (MailerStore         *self,
@@ -1466,7 +1438,7 @@ mailer_store_set_raw_async (MailerStore         *self,
                             GAsyncReadyCallback  callback,
                             gpointer             user_data)
 {
-  g_autoptr(GTask) parse = NULL;
+  g_autoptr(GTask) write = NULL;
   GTask *task;
   RawData *data;
 
@@ -1479,9 +1451,11 @@ mailer_store_set_raw_async (MailerStore         *self,
   data = g_new0 (RawData, 1);
   data->id = message_id;
   data->raw = g_bytes_ref (raw);
-  parse = g_task_new (self, cancellable, set_raw_parsed_cb, task);
-  g_task_set_task_data (parse, data, NULL);
-  g_task_run_in_thread (parse, parse_raw_thread);
+  /* The text pass waits for bodies still coming in. */
+  _mailer_store_indexer_add_begin (_mailer_store_get_indexer (self));
+  write = g_task_new (self, cancellable, set_raw_written_cb, task);
+  g_task_set_task_data (write, data, (GDestroyNotify) raw_data_free);
+  _mailer_store_queue_write (self, write, set_raw_write);
 }
 
 gboolean

@@ -30,7 +30,8 @@ struct _MailerStore
   char *dir;
   sqlite3 *read_db;     /* owner's thread only */
   sqlite3 *write_db;    /* writer thread only, once opened */
-  GThreadPool *writer;
+  GAsyncQueue *queue;          /* WriteOp, to the writer thread */
+  GThread *writer;
   guint schema_version;
   GMainContext *owner_context;
   GHashTable *write_stmts;      /* writer thread only */
@@ -284,8 +285,7 @@ open_db (const char  *path,
   return db;
 }
 
-static void writer_func (gpointer data,
-                         gpointer user_data);
+static gpointer writer_thread (gpointer data);
 
 static int
 wal_committed_cb (void       *user_data,
@@ -359,7 +359,7 @@ mailer_store_open (const char  *dir,
     return NULL;
   if (!migrate (self->write_db, &self->schema_version, error))
     return NULL;
-  /* Checkpoints are the writer's business (see writer_func). */
+  /* Checkpoints are the writer's business (see writer_thread). */
   if (!exec_sql (self->write_db, "PRAGMA wal_autocheckpoint = 0", error))
     return NULL;
   sqlite3_wal_hook (self->write_db, wal_committed_cb, self);
@@ -371,7 +371,8 @@ mailer_store_open (const char  *dir,
     return NULL;
 
   self->owner_context = g_main_context_ref_thread_default ();
-  self->writer = g_thread_pool_new (writer_func, self, 1, TRUE, error);
+  self->queue = g_async_queue_new ();
+  self->writer = g_thread_try_new ("mailer-writer", writer_thread, self, error);
   if (self->writer == NULL)
     return NULL;
 
@@ -393,7 +394,11 @@ mailer_store_finalize (GObject *object)
   /* Pending writes hold a reference, so the queue is empty here; waiting
    * still joins the thread before its connection is closed. */
   if (self->writer != NULL)
-    g_thread_pool_free (self->writer, FALSE, TRUE);
+    {
+      g_async_queue_push (self->queue, g_new0 (WriteOp, 1));
+      g_thread_join (g_steal_pointer (&self->writer));
+    }
+  g_clear_pointer (&self->queue, g_async_queue_unref);
   _mailer_store_drop_live (self);
   g_clear_pointer (&self->live, g_hash_table_unref);
   g_clear_pointer (&self->write_stmts, g_hash_table_unref);
@@ -633,46 +638,167 @@ mailer_store_get_schema_version (MailerStore *self)
 
 /* The writer */
 
-static void
-writer_func (gpointer data,
-             gpointer user_data)
-{
-  WriteOp *op = data;
-  MailerStore *self = user_data;
-  GError *error = NULL;
+/* Writes queued while one commits are committed together, each in a
+ * savepoint of its own: one fsync for many small writes (a body stored
+ * for each of many fetched messages, flags of many), and each still
+ * succeeds or fails alone. */
+#define MAX_BATCH 64
 
-  if (g_task_return_error_if_cancelled (op->task))
-    ;
-  else if (!exec_sql (self->write_db, "BEGIN IMMEDIATE", &error))
-    g_task_return_error (op->task, error);
-  else if (!op->func (self, self->write_db, op->task, &error) ||
-           !exec_sql (self->write_db, "COMMIT", &error))
+typedef struct
+{
+  guint inserted, updated, removed, folders;
+} PendingMark;
+
+static PendingMark
+mark_pending (MailerStore *self)
+{
+  PendingMark mark = { 0, };
+
+  if (self->pending != NULL)
+    {
+      mark.inserted = self->pending->inserted->len;
+      mark.updated = self->pending->updated->len;
+      mark.removed = self->pending->removed->len;
+      mark.folders = self->pending->folders->len;
+    }
+  return mark;
+}
+
+/* Forgets the changes of a write that was rolled back. */
+static void
+truncate_pending (MailerStore *self,
+                  PendingMark  mark)
+{
+  if (self->pending == NULL)
+    return;
+  g_array_set_size (self->pending->inserted, mark.inserted);
+  g_array_set_size (self->pending->updated, mark.updated);
+  g_array_set_size (self->pending->removed, mark.removed);
+  g_array_set_size (self->pending->folders, mark.folders);
+}
+
+static void
+run_batch (MailerStore *self,
+           GPtrArray   *batch)
+{
+  g_autofree GError **errors = g_new0 (GError *, batch->len);
+  g_autofree gboolean *done = g_new0 (gboolean, batch->len);
+  GError *error = NULL;
+  gboolean open = FALSE;
+
+  for (guint i = 0; i < batch->len; i++)
+    {
+      WriteOp *op = g_ptr_array_index (batch, i);
+      PendingMark mark;
+
+      if (g_task_return_error_if_cancelled (op->task))
+        {
+          done[i] = TRUE;
+          continue;
+        }
+      if (!open)
+        {
+          if (!exec_sql (self->write_db, "BEGIN IMMEDIATE", &error))
+            {
+              errors[i] = g_steal_pointer (&error);
+              continue;
+            }
+          open = TRUE;
+        }
+
+      mark = mark_pending (self);
+      exec_sql (self->write_db, "SAVEPOINT write", NULL);
+      if (op->func (self, self->write_db, op->task, &error))
+        {
+          exec_sql (self->write_db, "RELEASE write", NULL);
+          continue;
+        }
+      errors[i] = g_steal_pointer (&error);
+      if (!sqlite3_get_autocommit (self->write_db))
+        {
+          exec_sql (self->write_db, "ROLLBACK TO write", NULL);
+          exec_sql (self->write_db, "RELEASE write", NULL);
+          truncate_pending (self, mark);
+          continue;
+        }
+      /* SQLite gave up the whole transaction (a full disk can do that):
+       * the writes before this one in it are undone too. */
+      open = FALSE;
+      g_clear_pointer (&self->pending, mailer_store_changes_unref);
+      for (guint j = 0; j < i; j++)
+        if (!done[j] && errors[j] == NULL)
+          errors[j] = g_error_copy (errors[i]);
+    }
+
+  if (open && !exec_sql (self->write_db, "COMMIT", &error))
     {
       exec_sql (self->write_db, "ROLLBACK", NULL);
       g_clear_pointer (&self->pending, mailer_store_changes_unref);
-      g_task_return_error (op->task, error);
+      for (guint i = 0; i < batch->len; i++)
+        if (!done[i] && errors[i] == NULL)
+          errors[i] = g_error_copy (error);
+      g_clear_error (&error);
     }
   else
-    {
-      flush_pending_changes (self);
-      g_task_return_boolean (op->task, TRUE);
-    }
+    flush_pending_changes (self);
 
-  g_object_unref (op->task);
-  g_free (op);
-
-  /* Passive: it never waits for readers, and stops where one still needs
-   * an older page; the rest is copied next time. */
-  if (self->wal_pages >= CHECKPOINT_MAX_PAGES ||
-      (self->wal_pages >= CHECKPOINT_IDLE_PAGES && g_thread_pool_unprocessed (self->writer) == 0))
+  for (guint i = 0; i < batch->len; i++)
     {
-      sqlite3_wal_checkpoint_v2 (self->write_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-      self->wal_pages = 0;
+      WriteOp *op = g_ptr_array_index (batch, i);
+
+      if (done[i])
+        ;
+      else if (errors[i] != NULL)
+        g_task_return_error (op->task, errors[i]);
+      else
+        g_task_return_boolean (op->task, TRUE);
+      g_object_unref (op->task);
+      g_free (op);
     }
 }
 
-/* Runs @func in one transaction on the writer thread; @task completes
- * (on its own context) once the transaction committed or rolled back. */
+static gpointer
+writer_thread (gpointer data)
+{
+  MailerStore *self = data;
+  g_autoptr(GPtrArray) batch = g_ptr_array_new ();
+  gboolean stop = FALSE;
+
+  while (!stop)
+    {
+      WriteOp *op = g_async_queue_pop (self->queue);
+
+      while (op != NULL)
+        {
+          if (op->func == NULL)
+            {
+              /* The store is closing; it waits for nothing queued. */
+              stop = TRUE;
+              g_free (op);
+              break;
+            }
+          g_ptr_array_add (batch, op);
+          op = batch->len < MAX_BATCH ? g_async_queue_try_pop (self->queue) : NULL;
+        }
+      if (batch->len > 0)
+        run_batch (self, batch);
+      g_ptr_array_set_size (batch, 0);
+
+      /* Passive: it never waits for readers, and stops where one still
+       * needs an older page; the rest is copied next time. */
+      if (self->wal_pages >= CHECKPOINT_MAX_PAGES ||
+          (self->wal_pages >= CHECKPOINT_IDLE_PAGES && g_async_queue_length (self->queue) <= 0))
+        {
+          sqlite3_wal_checkpoint_v2 (self->write_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+          self->wal_pages = 0;
+        }
+    }
+  return NULL;
+}
+
+/* Runs @func in a transaction (with other writes queued meanwhile) on the
+ * writer thread; @task completes (on its own context) once the
+ * transaction committed or @func's work was rolled back. */
 void
 _mailer_store_queue_write (MailerStore          *self,
                            GTask                *task,
@@ -680,9 +806,10 @@ _mailer_store_queue_write (MailerStore          *self,
 {
   WriteOp *op = g_new0 (WriteOp, 1);
 
+  g_return_if_fail (func != NULL);
   op->task = g_object_ref (task);
   op->func = func;
-  g_thread_pool_push (self->writer, op, NULL);
+  g_async_queue_push (self->queue, op);
 }
 
 /* Accounts */
