@@ -677,6 +677,13 @@ truncate_pending (MailerStore *self,
   g_array_set_size (self->pending->folders, mark.folders);
 }
 
+static gboolean
+unref_on_owner_cb (gpointer data)
+{
+  g_object_unref (data);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 run_batch (MailerStore *self,
            GPtrArray   *batch)
@@ -752,7 +759,9 @@ run_batch (MailerStore *self,
         g_task_return_error (op->task, errors[i]);
       else
         g_task_return_boolean (op->task, TRUE);
-      g_object_unref (op->task);
+      /* The task holds the store: its last reference must not go here,
+       * or the store would be finalized on this thread, which it joins. */
+      g_main_context_invoke (self->owner_context, unref_on_owner_cb, op->task);
       g_free (op);
     }
 }
