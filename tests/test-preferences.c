@@ -310,6 +310,55 @@ test_preferences_remove_account (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* The remote content policy is a switch on the general page. */
+static void
+test_preferences_remote_content (void)
+{
+  g_autoptr(MailerSession) session = mailer_test_ui_make_session (0);
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  MailerPreferencesWindow *window;
+  GtkSwitch *toggle = NULL;
+
+  g_settings_set_string (settings, "show-remote-content", "ask");
+  window = mailer_preferences_window_new (NULL, session);
+  gtk_window_present (GTK_WINDOW (window));
+  mailer_test_ui_wait_for_window (GTK_WIDGET (window));
+
+  /* The first switch of the window: the general page's. */
+  for (GtkWidget *child = GTK_WIDGET (window); child != NULL; )
+    {
+      if (GTK_IS_SWITCH (child) && gtk_widget_is_visible (child))
+        {
+          toggle = GTK_SWITCH (child);
+          break;
+        }
+      if (gtk_widget_get_first_child (child) != NULL)
+        child = gtk_widget_get_first_child (child);
+      else
+        {
+          while (child != NULL && gtk_widget_get_next_sibling (child) == NULL)
+            child = gtk_widget_get_parent (child);
+          child = child ? gtk_widget_get_next_sibling (child) : NULL;
+        }
+    }
+  g_assert_nonnull (toggle);
+  g_assert_false (gtk_switch_get_active (toggle));
+  gtk_switch_set_active (toggle, TRUE);
+  {
+    g_autofree char *policy = g_settings_get_string (settings, "show-remote-content");
+
+    g_assert_cmpstr (policy, ==, "always");
+  }
+  gtk_switch_set_active (toggle, FALSE);
+  {
+    g_autofree char *policy = g_settings_get_string (settings, "show-remote-content");
+
+    g_assert_cmpstr (policy, ==, "ask");
+  }
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -321,6 +370,7 @@ main (int   argc,
   g_test_add_func ("/ui/preferences/account-settings", test_preferences_account_settings);
   g_test_add_func ("/ui/preferences/other-values", test_preferences_other_values);
   g_test_add_func ("/ui/preferences/remove-account", test_preferences_remove_account);
+  g_test_add_func ("/ui/preferences/remote-content", test_preferences_remote_content);
 
   return g_test_run ();
 }

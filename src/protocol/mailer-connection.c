@@ -9,6 +9,9 @@
  */
 #include "config.h"
 
+/* See mailer_connection_connect_async (). */
+#define SOCKET_TIMEOUT_SECONDS 180
+
 #include <string.h>
 
 #include "mailer-connection.h"
@@ -579,7 +582,11 @@ mailer_connection_connect_async (MailerConnection    *self,
     }
 
   client = g_socket_client_new ();
-  g_socket_client_set_timeout (client, 30);
+  /* Every read and write, not only the connect: a server can be silent for
+   * a long time while it works out a large mailbox (Dovecot took over a
+   * minute to answer LIST for 100,000 POP3 messages read from a cold disk),
+   * so this is for connections that are really dead. */
+  g_socket_client_set_timeout (client, SOCKET_TIMEOUT_SECONDS);
   g_socket_client_connect_to_host_async (client, priv->host, priv->port, cancellable,
                                          socket_connect_cb, g_steal_pointer (&task));
 }

@@ -22,6 +22,7 @@ struct _MailerPreferencesWindow
   AdwPreferencesPage *accounts_page;
   AdwPreferencesGroup *no_accounts_group;
   GtkSpinButton *mark_read_delay;
+  GtkSwitch *remote_content_switch;
 };
 
 G_DEFINE_FINAL_TYPE (MailerPreferencesWindow, mailer_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
@@ -482,6 +483,25 @@ mailer_preferences_window_class_init (MailerPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MailerPreferencesWindow, accounts_page);
   gtk_widget_class_bind_template_child (widget_class, MailerPreferencesWindow, no_accounts_group);
   gtk_widget_class_bind_template_child (widget_class, MailerPreferencesWindow, mark_read_delay);
+  gtk_widget_class_bind_template_child (widget_class, MailerPreferencesWindow, remote_content_switch);
+}
+
+/* The "show-remote-content" choice ("ask" or "always") as a switch. */
+static gboolean
+remote_policy_get (GValue   *value,
+                   GVariant *variant,
+                   gpointer  user_data)
+{
+  g_value_set_boolean (value, g_strcmp0 (g_variant_get_string (variant, NULL), "always") == 0);
+  return TRUE;
+}
+
+static GVariant *
+remote_policy_set (const GValue       *value,
+                   const GVariantType *expected_type,
+                   gpointer            user_data)
+{
+  return g_variant_new_string (g_value_get_boolean (value) ? "always" : "ask");
 }
 
 static void
@@ -494,6 +514,9 @@ mailer_preferences_window_init (MailerPreferencesWindow *self)
   g_settings_bind (self->settings, "auto-mark-read-delay",
                    gtk_spin_button_get_adjustment (self->mark_read_delay), "value",
                    G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind_with_mapping (self->settings, "show-remote-content",
+                                self->remote_content_switch, "active", G_SETTINGS_BIND_DEFAULT,
+                                remote_policy_get, remote_policy_set, NULL, NULL);
 }
 
 MailerPreferencesWindow *
