@@ -738,6 +738,56 @@ test_window_attachment (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static gboolean
+is_folded (gpointer data)
+{
+  return adw_leaflet_get_folded (ADW_LEAFLET (data));
+}
+
+/* Narrow, the window shows one pane at a time: the message goes to the
+ * reader, Back to the list, then to the sidebar. */
+static void
+test_window_narrow (void)
+{
+  g_autoptr(MailerSession) session = mailer_test_ui_make_session (2);
+  g_autoptr(MailerAccount) home = g_list_model_get_item (mailer_session_get_accounts (session), 1);
+  g_autoptr(MailerFolder) inbox = mailer_test_ui_add_folder (session, home, "INBOX", MAILER_FOLDER_ROLE_INBOX);
+  const char * const files[] = { "plain.eml", "thread-01.eml", NULL };
+  g_autoptr(GArray) ids = mailer_test_ui_add_messages (session, inbox, files);
+  GtkWidget *content;
+  GtkWidget *outer;
+  MailerWindow *window;
+
+  window = mailer_window_new (NULL, session, NULL);
+  gtk_window_set_default_size (GTK_WINDOW (window), 400, 700);
+  gtk_window_present (GTK_WINDOW (window));
+  mailer_test_ui_wait_for_window (GTK_WIDGET (window));
+  content = mailer_test_ui_find_named (GTK_WIDGET (window), "content-leaflet");
+  outer = gtk_widget_get_first_child (GTK_WIDGET (window));
+  while (outer != NULL && !ADW_IS_LEAFLET (outer))
+    outer = gtk_widget_get_first_child (outer);
+  g_assert_nonnull (content);
+  g_assert_nonnull (outer);
+  mailer_test_ui_wait_until (is_folded, content);
+  /* The header bar's buttons set the narrowest the window gets. */
+  g_test_message ("Narrowest window: %d px", gtk_widget_get_width (GTK_WIDGET (window)));
+  g_assert_cmpint (gtk_widget_get_width (GTK_WIDGET (window)), <, 620);
+
+  open_message (window, g_array_index (ids, gint64, 0));
+  g_assert_cmpstr (adw_leaflet_get_visible_child_name (ADW_LEAFLET (content)), ==, "reader");
+  settle (600);
+  mailer_test_ui_save_screenshot (GTK_WIDGET (window), "window-narrow-reader");
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-sidebar", NULL));
+  g_assert_cmpstr (adw_leaflet_get_visible_child_name (ADW_LEAFLET (content)), ==, "list");
+  settle (600);
+  mailer_test_ui_save_screenshot (GTK_WIDGET (window), "window-narrow-list");
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-sidebar", NULL));
+  g_assert_true (adw_leaflet_get_visible_child (ADW_LEAFLET (outer)) != gtk_widget_get_parent (content) ||
+                 !adw_leaflet_get_folded (ADW_LEAFLET (outer)));
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -752,6 +802,7 @@ main (int   argc,
   g_test_add_func ("/ui/window/offline-banner", test_window_offline_banner);
   g_test_add_func ("/ui/window/html-remote-content", test_window_html_remote_content);
   g_test_add_func ("/ui/window/attachment", test_window_attachment);
+  g_test_add_func ("/ui/window/narrow", test_window_narrow);
 
   return g_test_run ();
 }

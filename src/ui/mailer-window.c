@@ -28,6 +28,8 @@ struct _MailerWindow
   GtkSingleSelection *selection;
 
   AdwLeaflet *leaflet;
+  AdwLeaflet *content_leaflet;   /* the list and the reader */
+  GtkWidget *back_button;
   GtkWidget *sidebar;
   GtkWidget *content;
   GtkStack *sidebar_stack;
@@ -662,6 +664,9 @@ show_message (MailerWindow  *self,
     }
   g_set_object (&self->shown, message);
   update_actions (self);
+  adw_leaflet_set_visible_child_name (self->content_leaflet, message != NULL ? "reader" : "list");
+  if (message != NULL)
+    adw_leaflet_set_visible_child (self->leaflet, self->content);
   if (message == NULL)
     {
       gtk_stack_set_visible_child_name (self->reader_stack, "none");
@@ -1031,6 +1036,21 @@ unbind_message_cb (GtkSignalListItemFactory *factory,
 
 /* Actions */
 
+/* Narrow, one pane shows at a time: the reader goes back to the list,
+ * the list to the sidebar. */
+static gboolean
+reader_alone (MailerWindow *self)
+{
+  return adw_leaflet_get_folded (self->content_leaflet) &&
+         g_strcmp0 (adw_leaflet_get_visible_child_name (self->content_leaflet), "reader") == 0;
+}
+
+static void
+update_back_button (MailerWindow *self)
+{
+  gtk_widget_set_visible (self->back_button, adw_leaflet_get_folded (self->leaflet) || reader_alone (self));
+}
+
 static void
 show_sidebar_activated (GtkWidget  *widget,
                         const char *action_name,
@@ -1038,7 +1058,10 @@ show_sidebar_activated (GtkWidget  *widget,
 {
   MailerWindow *self = MAILER_WINDOW (widget);
 
-  adw_leaflet_set_visible_child (self->leaflet, self->sidebar);
+  if (reader_alone (self))
+    adw_leaflet_set_visible_child_name (self->content_leaflet, "list");
+  else
+    adw_leaflet_set_visible_child (self->leaflet, self->sidebar);
 }
 
 static void
@@ -1592,6 +1615,8 @@ mailer_window_class_init (MailerWindowClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/example/Mailer/ui/mailer-window.ui");
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, leaflet);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, content_leaflet);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, back_button);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, sidebar);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, content);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, sidebar_stack);
@@ -1694,6 +1719,10 @@ mailer_window_init (MailerWindow *self)
                           G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
   gtk_search_bar_connect_entry (self->search_bar, GTK_EDITABLE (self->search_entry));
   gtk_menu_button_set_create_popup_func (self->move_button, build_move_menu, self, NULL);
+  g_signal_connect_swapped (self->leaflet, "notify::folded", G_CALLBACK (update_back_button), self);
+  g_signal_connect_swapped (self->content_leaflet, "notify::folded", G_CALLBACK (update_back_button), self);
+  g_signal_connect_swapped (self->content_leaflet, "notify::visible-child-name",
+                            G_CALLBACK (update_back_button), self);
   g_signal_connect_swapped (self->search_entry, "search-changed", G_CALLBACK (search_changed_cb), self);
   update_actions (self);
 }
