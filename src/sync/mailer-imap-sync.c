@@ -1644,6 +1644,30 @@ note_orphan (MailerImapSync          *self,
     g_array_append_val (data->orphans, entry->message_id);
 }
 
+/* Marks the messages of @set \Deleted and expunges them (only them, with
+ * UIDPLUS); the EXPUNGE's answer confirms the group.  Takes @task. */
+static void
+delete_and_expunge (MailerImapSync *self,
+                    const char     *set,
+                    GTask          *task)
+{
+  g_autoptr(GTask) owned = task;
+  MailerImapCommand *store = mailer_imap_command_new ("UID STORE");
+  MailerImapCommand *expunge;
+
+  mailer_imap_command_add_raw (store, set, NULL);
+  mailer_imap_command_add_raw (store, "+FLAGS.SILENT (\\Deleted)", NULL);
+  mailer_imap_client_run_async (self->client, store, select_untagged, owned, NULL, NULL, NULL);
+  if (mailer_imap_client_has_capability (self->client, "UIDPLUS"))
+    {
+      expunge = mailer_imap_command_new ("UID EXPUNGE");
+      mailer_imap_command_add_raw (expunge, set, NULL);
+    }
+  else
+    expunge = mailer_imap_command_new ("EXPUNGE");
+  run_command (self, expunge, select_untagged, owned, replay_step_cb);
+}
+
 /* The copy of a move without MOVE is confirmed: now the originals go. */
 static void
 replay_copied_cb (GObject      *source,
@@ -1655,7 +1679,6 @@ replay_copied_cb (GObject      *source,
   RunData *data = g_task_get_task_data (task);
   g_autoptr(MailerImapResponse) response = NULL;
   g_autofree char *set = g_steal_pointer (&data->copied_set);
-  MailerImapCommand *store, *expunge;
   GError *error = NULL;
 
   response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
@@ -1667,19 +1690,7 @@ replay_copied_cb (GObject      *source,
       return;
     }
   copyuid_untagged (MAILER_IMAP_CLIENT (source), response, task);
-
-  store = mailer_imap_command_new ("UID STORE");
-  mailer_imap_command_add_raw (store, set, NULL);
-  mailer_imap_command_add_raw (store, "+FLAGS.SILENT (\\Deleted)", NULL);
-  mailer_imap_client_run_async (self->client, store, select_untagged, task, NULL, NULL, NULL);
-  if (mailer_imap_client_has_capability (self->client, "UIDPLUS"))
-    {
-      expunge = mailer_imap_command_new ("UID EXPUNGE");
-      mailer_imap_command_add_raw (expunge, set, NULL);
-    }
-  else
-    expunge = mailer_imap_command_new ("EXPUNGE");
-  run_command (self, expunge, select_untagged, g_steal_pointer (&task), replay_step_cb);
+  delete_and_expunge (self, set, g_steal_pointer (&task));
 }
 
 static void
@@ -1799,23 +1810,8 @@ replay_next (GTask *task)
       }
 
     case MAILER_JOURNAL_OP_DELETE:
-      {
-        MailerImapCommand *store = mailer_imap_command_new ("UID STORE");
-        MailerImapCommand *expunge;
-
-        mailer_imap_command_add_raw (store, set, NULL);
-        mailer_imap_command_add_raw (store, "+FLAGS.SILENT (\\Deleted)", NULL);
-        mailer_imap_client_run_async (self->client, store, select_untagged, task, NULL, NULL, NULL);
-        if (mailer_imap_client_has_capability (self->client, "UIDPLUS"))
-          {
-            expunge = mailer_imap_command_new ("UID EXPUNGE");
-            mailer_imap_command_add_raw (expunge, set, NULL);
-          }
-        else
-          expunge = mailer_imap_command_new ("EXPUNGE");
-        run_command (self, expunge, select_untagged, task, replay_step_cb);
-        return;
-      }
+      delete_and_expunge (self, set, g_object_ref (task));
+      return;
 
     case MAILER_JOURNAL_OP_MOVE:
     default:
