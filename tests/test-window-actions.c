@@ -788,6 +788,65 @@ test_window_narrow (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static gint64
+shown_id (MailerWindow *window)
+{
+  GtkSingleSelection *selection = GTK_SINGLE_SELECTION (gtk_list_view_get_model (mailer_window_get_messages_view (window)));
+  MailerMessage *message = gtk_single_selection_get_selected_item (selection);
+
+  return message ? mailer_message_get_id (message) : 0;
+}
+
+/* Ctrl+. and Ctrl+Shift+. go to the next and the previous unread message. */
+static void
+test_window_next_unread (void)
+{
+  g_autoptr(MailerSession) session = mailer_test_ui_make_session (2);
+  g_autoptr(MailerAccount) home = g_list_model_get_item (mailer_session_get_accounts (session), 1);
+  g_autoptr(MailerFolder) inbox = mailer_test_ui_add_folder (session, home, "INBOX", MAILER_FOLDER_ROLE_INBOX);
+  const char * const files[] = { "thread-01.eml", "thread-02.eml", "thread-03.eml", "thread-04.eml", NULL };
+  g_autoptr(GArray) ids = mailer_test_ui_add_messages (session, inbox, files);
+  g_autoptr(GArray) seen = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  GListModel *list;
+  GAsyncResult *pending = NULL;
+  MailerWindow *window;
+  gint64 first, second;
+
+  /* Two read, two unread. */
+  g_array_append_val (seen, g_array_index (ids, gint64, 1));
+  g_array_append_val (seen, g_array_index (ids, gint64, 3));
+  mailer_store_set_flags_async (mailer_session_get_store (session), seen, MAILER_MESSAGE_FLAG_SEEN, 0, FALSE,
+                                NULL, mailer_test_store_result_cb, &pending);
+  result = mailer_test_wait_result (&pending, 10);
+  g_assert_true (mailer_store_set_flags_finish (mailer_session_get_store (session), result, &error));
+  g_assert_no_error (error);
+
+  window = mailer_window_new (NULL, session, NULL);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 720);
+  gtk_window_present (GTK_WINDOW (window));
+  mailer_test_ui_wait_for_window (GTK_WIDGET (window));
+  mailer_test_ui_wait_until (list_has_items, window);
+  list = G_LIST_MODEL (gtk_list_view_get_model (mailer_window_get_messages_view (window)));
+  g_assert_cmpuint (g_list_model_get_n_items (list), ==, 4);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.next-unread", NULL));
+  first = shown_id (window);
+  g_assert_true (first == g_array_index (ids, gint64, 0) || first == g_array_index (ids, gint64, 2));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.next-unread", NULL));
+  second = shown_id (window);
+  g_assert_true (second == g_array_index (ids, gint64, 0) || second == g_array_index (ids, gint64, 2));
+  g_assert_cmpint (first, !=, second);
+  /* None after the last: it stays. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.next-unread", NULL));
+  g_assert_cmpint (shown_id (window), ==, second);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.previous-unread", NULL));
+  g_assert_cmpint (shown_id (window), ==, first);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -803,6 +862,7 @@ main (int   argc,
   g_test_add_func ("/ui/window/html-remote-content", test_window_html_remote_content);
   g_test_add_func ("/ui/window/attachment", test_window_attachment);
   g_test_add_func ("/ui/window/narrow", test_window_narrow);
+  g_test_add_func ("/ui/window/next-unread", test_window_next_unread);
 
   return g_test_run ();
 }

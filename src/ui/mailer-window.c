@@ -749,6 +749,59 @@ message_selected_cb (MailerWindow *self)
 
 /* The message list */
 
+/* Next and previous unread message in the list shown, from the open one
+ * (or the top).  Rows are read one by one from the lazy list: as far as
+ * the next unread one, at most NEXT_UNREAD_SCAN. */
+#define NEXT_UNREAD_SCAN 10000
+
+static void
+select_unread (MailerWindow *self,
+               int           step)
+{
+  GListModel *list = self->list ? G_LIST_MODEL (self->list) : NULL;
+  guint n = list ? g_list_model_get_n_items (list) : 0;
+  guint selected = gtk_single_selection_get_selected (self->messages_selection);
+  gint64 position;
+
+  if (n == 0)
+    return;
+  position = selected == GTK_INVALID_LIST_POSITION ? (step > 0 ? -1 : (gint64) n) : (gint64) selected;
+  for (guint scanned = 0; scanned < NEXT_UNREAD_SCAN; scanned++)
+    {
+      g_autoptr(MailerMessage) message = NULL;
+
+      position += step;
+      if (position < 0 || position >= n)
+        break;
+      message = g_list_model_get_item (list, position);
+      if (message != NULL && mailer_message_get_unread (message))
+        {
+          gtk_single_selection_set_selected (self->messages_selection, position);
+          gtk_widget_activate_action (GTK_WIDGET (self->messages_view), "list.scroll-to-item", "u",
+                                      (guint) position);
+          return;
+        }
+    }
+  gtk_widget_error_bell (GTK_WIDGET (self));
+}
+
+static void
+next_unread_activated (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  select_unread (MAILER_WINDOW (widget), 1);
+}
+
+static void
+previous_unread_activated (GtkWidget  *widget,
+                           const char *action_name,
+                           GVariant   *parameter)
+{
+  select_unread (MAILER_WINDOW (widget), -1);
+}
+
+
 static void
 update_list_stack (MailerWindow *self)
 {
@@ -1657,6 +1710,11 @@ mailer_window_class_init (MailerWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.archive", NULL, archive_activated);
   gtk_widget_class_install_action (widget_class, "win.search", NULL, search_activated);
   gtk_widget_class_install_action (widget_class, "win.move", NULL, move_activated);
+  gtk_widget_class_install_action (widget_class, "win.next-unread", NULL, next_unread_activated);
+  gtk_widget_class_install_action (widget_class, "win.previous-unread", NULL, previous_unread_activated);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_period, GDK_CONTROL_MASK, "win.next-unread", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_period, GDK_CONTROL_MASK | GDK_SHIFT_MASK,
+                                       "win.previous-unread", NULL);
   gtk_widget_class_install_action (widget_class, "win.show-remote-content", NULL, show_remote_activated);
   gtk_widget_class_install_action (widget_class, "win.always-show-remote-content", NULL,
                                    always_show_remote_activated);
