@@ -760,8 +760,18 @@ run_batch (MailerStore *self,
       else
         g_task_return_boolean (op->task, TRUE);
       /* The task holds the store: its last reference must not go here,
-       * or the store would be finalized on this thread, which it joins. */
-      g_main_context_invoke (self->owner_context, unref_on_owner_cb, op->task);
+       * or the store would be finalized on this thread, which it joins.
+       * (Not g_main_context_invoke (): that runs the function right here
+       * when no thread happens to own the context.) */
+      {
+        GSource *source = g_idle_source_new ();
+
+        g_source_set_priority (source, G_PRIORITY_DEFAULT);
+        g_source_set_callback (source, unref_on_owner_cb, op->task, NULL);
+        g_source_set_static_name (source, "[mailer] store write done");
+        g_source_attach (source, self->owner_context);
+        g_source_unref (source);
+      }
       g_free (op);
     }
 }
