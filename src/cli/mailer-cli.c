@@ -1861,6 +1861,12 @@ run_command (const Command  *command,
   status = command->run (session, args);
   if (fflush (stdout) != 0 && status == CLI_EXIT_OK)
     status = usage_error ("cannot write to standard output: %s", g_strerror (errno));
+
+  /* The store closes (its threads joined, its log copied into the
+   * database) once its last writes let go of it, on this context. */
+  g_clear_object (&session);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
   return status;
 }
 

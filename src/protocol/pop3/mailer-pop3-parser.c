@@ -164,7 +164,8 @@ mailer_pop3_parser_next (MailerPop3Parser  *parser,
   start = (const char *) parser->buffer->data + parser->offset;
   available = parser->buffer->len - parser->offset;
   limit = parser->in_body ? parser->max_line : MAILER_POP3_MAX_STATUS_LINE;
-  newline = memchr (start, '\n', MIN (available, limit + 2));
+  /* An empty buffer may have no data at all: memchr () must not see it. */
+  newline = available > 0 ? memchr (start, '\n', MIN (available, limit + 2)) : NULL;
 
   if (newline == NULL)
     {
