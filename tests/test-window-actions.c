@@ -844,6 +844,38 @@ test_window_next_unread (void)
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.previous-unread", NULL));
   g_assert_cmpint (shown_id (window), ==, first);
 
+  /* The context menu of another message opens that one, and offers the
+   * message actions. */
+  {
+    gint64 other = g_array_index (ids, gint64, 1);
+    GtkWidget *menu = mailer_window_popup_message_menu (window, other, NULL, 0, 0);
+    GMenuModel *model;
+    gboolean has_move = FALSE;
+
+    g_assert_nonnull (menu);
+    g_assert_true (gtk_widget_get_visible (menu));
+    g_assert_cmpint (shown_id (window), ==, other);
+    model = gtk_popover_menu_get_menu_model (GTK_POPOVER_MENU (menu));
+    for (int i = 0; i < g_menu_model_get_n_items (model); i++)
+      {
+        g_autoptr(GMenuModel) section = g_menu_model_get_item_link (model, i, G_MENU_LINK_SECTION);
+
+        for (int j = 0; j < g_menu_model_get_n_items (section); j++)
+          {
+            g_autofree char *action = NULL;
+
+            g_assert_true (g_menu_model_get_item_attribute (section, j, G_MENU_ATTRIBUTE_ACTION, "s", &action));
+            g_assert_true (g_str_has_prefix (action, "win."));
+            has_move |= g_str_equal (action, "win.move");
+          }
+      }
+    g_assert_true (has_move);
+    mailer_test_ui_save_screenshot (GTK_WIDGET (window), "window-context-menu");
+    gtk_popover_popdown (GTK_POPOVER (menu));
+    g_assert_null (mailer_window_popup_message_menu (window, 999999, NULL, 0, 0));
+  }
+
+
   gtk_window_destroy (GTK_WINDOW (window));
 }
 

@@ -1056,6 +1056,70 @@ unbind_row_cb (GtkSignalListItemFactory *factory,
   gtk_tree_expander_set_list_row (expander, NULL);
 }
 
+/* The context menu of a message: what the header bar offers, for the
+ * message under the pointer (which becomes the open one). */
+static void
+message_row_pressed_cb (GtkGestureClick *gesture,
+                        int              n_press,
+                        double           x,
+                        double           y,
+                        gpointer         user_data)
+{
+  GtkWidget *row = gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (gesture));
+  GtkRoot *root = gtk_widget_get_root (row);
+  MailerMessage *message = mailer_message_row_get_message (MAILER_MESSAGE_ROW (row));
+
+  if (!MAILER_IS_WINDOW (root) || message == NULL)
+    return;
+  gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
+  mailer_window_popup_message_menu (MAILER_WINDOW (root), mailer_message_get_id (message), row, x, y);
+}
+
+/**
+ * mailer_window_popup_message_menu:
+ * @row: (nullable): where the menu points, or the list when %NULL
+ *
+ * Opens message @message_id (in the list shown) and pops its context
+ * menu up.  Returns the menu, or %NULL when the message is not listed.
+ */
+GtkWidget *
+mailer_window_popup_message_menu (MailerWindow *self,
+                                  gint64        message_id,
+                                  GtkWidget    *row,
+                                  double        x,
+                                  double        y)
+{
+  g_autoptr(GMenu) menu = g_menu_new ();
+  g_autoptr(GMenu) change = g_menu_new ();
+  g_autoptr(GMenu) file = g_menu_new ();
+  GtkWidget *popover;
+  guint position;
+
+  g_return_val_if_fail (MAILER_IS_WINDOW (self), NULL);
+
+  if (self->list == NULL || (position = mailer_message_list_find (self->list, message_id)) == G_MAXUINT)
+    return NULL;
+  gtk_single_selection_set_selected (self->messages_selection, position);
+
+  g_menu_append (change, _("Mark as Read or Unread"), "win.toggle-read");
+  g_menu_append (change, _("Flag or Unflag"), "win.toggle-flag");
+  g_menu_append (file, _("Move to Folder…"), "win.move");
+  g_menu_append (file, _("Archive"), "win.archive");
+  g_menu_append (file, _("Move to Trash"), "win.delete");
+  g_menu_append_section (menu, NULL, G_MENU_MODEL (change));
+  g_menu_append_section (menu, NULL, G_MENU_MODEL (file));
+
+  popover = gtk_popover_menu_new_from_model (G_MENU_MODEL (menu));
+  gtk_widget_set_parent (popover, row ? row : GTK_WIDGET (self->messages_view));
+  gtk_popover_set_has_arrow (GTK_POPOVER (popover), FALSE);
+  if (row != NULL)
+    gtk_popover_set_pointing_to (GTK_POPOVER (popover), &(GdkRectangle) { (int) x, (int) y, 1, 1 });
+  /* Gone with its row when it closes. */
+  g_signal_connect (popover, "closed", G_CALLBACK (gtk_widget_unparent), NULL);
+  gtk_popover_popup (GTK_POPOVER (popover));
+  return popover;
+}
+
 static void
 setup_message_cb (GtkSignalListItemFactory *factory,
                   GtkListItem              *item,
@@ -1064,9 +1128,15 @@ setup_message_cb (GtkSignalListItemFactory *factory,
   GtkWidget *row = mailer_message_row_new ();
   GtkDragSource *source = gtk_drag_source_new ();
 
+  GtkGesture *click = gtk_gesture_click_new ();
+
   gtk_drag_source_set_actions (source, GDK_ACTION_MOVE);
   g_signal_connect (source, "prepare", G_CALLBACK (message_drag_prepare_cb), NULL);
   gtk_widget_add_controller (row, GTK_EVENT_CONTROLLER (source));
+  /* The context menu: a secondary click on a row. */
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (click), GDK_BUTTON_SECONDARY);
+  g_signal_connect (click, "pressed", G_CALLBACK (message_row_pressed_cb), NULL);
+  gtk_widget_add_controller (row, GTK_EVENT_CONTROLLER (click));
   gtk_list_item_set_child (item, row);
 }
 

@@ -23,6 +23,11 @@ void          mailer_window_refresh           (MailerWindow   *self);
 gboolean      mailer_window_show_message      (MailerWindow   *self,
                                                gint64          message_id);
 GtkWidget    *mailer_window_get_offline_banner (MailerWindow  *self);
+GtkWidget    *mailer_window_popup_message_menu (MailerWindow  *self,
+                                               gint64         message_id,
+                                               GtkWidget     *row,
+                                               double         x,
+                                               double         y);
 WebKitWebView *mailer_window_get_web_view     (MailerWindow   *self);
 GtkWidget    *mailer_window_get_remote_banner (MailerWindow   *self);
 void          mailer_window_save_attachment_async  (MailerWindow        *self,
