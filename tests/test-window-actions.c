@@ -879,6 +879,74 @@ test_window_next_unread (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static GtkWidget *
+label_containing (GtkWidget  *root,
+                  const char *text)
+{
+  if (GTK_IS_LABEL (root) && strstr (gtk_label_get_label (GTK_LABEL (root)), text) != NULL &&
+      gtk_widget_get_mapped (root))
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = label_containing (child, text);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* A plain-text message: its web addresses are links (without the full
+ * stop after them), its Cc line shown. */
+static void
+test_window_plain_text (void)
+{
+  g_autoptr(MailerSession) session = mailer_test_ui_make_session (2);
+  g_autoptr(MailerAccount) home = g_list_model_get_item (mailer_session_get_accounts (session), 1);
+  g_autoptr(MailerFolder) inbox = mailer_test_ui_add_folder (session, home, "INBOX", MAILER_FOLDER_ROLE_INBOX);
+  const char * const files[] = { "rfc2047-subject.eml", NULL };
+  g_autoptr(GArray) ids = mailer_test_ui_add_messages (session, inbox, files);
+  g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func ((GDestroyNotify) mailer_store_new_message_free);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GArray) more = NULL;
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *pending = NULL;
+  MailerStoreNewMessage *message = mailer_store_new_message_new ();
+  static const char raw[] = "From: Sam <sam@example.org>\r\nTo: alex@home.example.net\r\n"
+                            "Subject: Notes\r\nDate: Mon, 16 Nov 2026 09:00:00 +0000\r\n\r\n"
+                            "The notes are at https://example.org/notes?id=4&x=<1>. See you!\r\n";
+  GtkWidget *body;
+  MailerWindow *window;
+
+  message->raw = g_bytes_new_static (raw, sizeof raw - 1);
+  g_ptr_array_add (messages, message);
+  mailer_store_add_messages_async (mailer_session_get_store (session), mailer_folder_get_id (inbox), messages,
+                                   NULL, mailer_test_store_result_cb, &pending);
+  result = mailer_test_wait_result (&pending, 10);
+  more = mailer_store_add_messages_finish (mailer_session_get_store (session), result, &error);
+  g_assert_no_error (error);
+
+  window = mailer_window_new (NULL, session, NULL);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 720);
+  gtk_window_present (GTK_WINDOW (window));
+  mailer_test_ui_wait_for_window (GTK_WIDGET (window));
+
+  open_message (window, g_array_index (more, gint64, 0));
+  settle (100);
+  body = label_containing (GTK_WIDGET (window), "<a href=");
+  g_assert_nonnull (body);
+  g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (body)),
+                            "<a href=\"https://example.org/notes?id=4&amp;x=\">https://example.org/notes?id=4&amp;x=</a>&lt;1&gt;. See you!"));
+  g_assert_null (label_containing (GTK_WIDGET (window), "Cc: "));
+
+  open_message (window, g_array_index (ids, gint64, 0));
+  settle (100);
+  g_assert_nonnull (label_containing (GTK_WIDGET (window), "Cc: Benoît Girard"));
+  mailer_test_ui_save_screenshot (GTK_WIDGET (window), "window-plain-cc");
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -895,6 +963,7 @@ main (int   argc,
   g_test_add_func ("/ui/window/attachment", test_window_attachment);
   g_test_add_func ("/ui/window/narrow", test_window_narrow);
   g_test_add_func ("/ui/window/next-unread", test_window_next_unread);
+  g_test_add_func ("/ui/window/plain-text", test_window_plain_text);
 
   return g_test_run ();
 }

@@ -46,6 +46,7 @@ struct _MailerWindow
   GtkLabel *reader_from;
   GtkLabel *reader_date;
   GtkLabel *reader_to;
+  GtkLabel *reader_cc;
   GtkStack *body_stack;
   GtkLabel *reader_body;
   GtkSpinner *reader_spinner;
@@ -645,6 +646,51 @@ show_attachments (MailerWindow      *self,
   gtk_widget_set_visible (GTK_WIDGET (self->attachments_box), TRUE);
 }
 
+/* Plain text as label markup, its web addresses made links (the label
+ * opens them in the browser). */
+static char *
+text_with_links (const char *text)
+{
+  static gsize url_once = 0;
+  static GRegex *url = NULL;
+  g_autoptr(GMatchInfo) match = NULL;
+  GString *markup = g_string_new (NULL);
+  gsize done = 0;
+
+  if (g_once_init_enter (&url_once))
+    {
+      url = g_regex_new ("\\bhttps?://[^\\s<>\"]+", G_REGEX_OPTIMIZE, 0, NULL);
+      g_once_init_leave (&url_once, 1);
+    }
+
+  g_regex_match (url, text, 0, &match);
+  while (g_match_info_matches (match))
+    {
+      int start, end;
+      g_autofree char *before = NULL;
+      g_autofree char *address = NULL;
+      g_autofree char *escaped = NULL;
+
+      g_match_info_fetch_pos (match, 0, &start, &end);
+      /* Punctuation that ends a sentence is not part of the address. */
+      while (end > start && strchr (".,;:!?)]'", text[end - 1]) != NULL)
+        end--;
+      before = g_markup_escape_text (text + done, start - done);
+      address = g_strndup (text + start, end - start);
+      escaped = g_markup_escape_text (address, -1);
+      g_string_append (markup, before);
+      g_string_append_printf (markup, "<a href=\"%s\">%s</a>", escaped, escaped);
+      done = end;
+      g_match_info_next (match, NULL);
+    }
+  {
+    g_autofree char *rest = g_markup_escape_text (text + done, -1);
+
+    g_string_append (markup, rest);
+  }
+  return g_string_free (markup, FALSE);
+}
+
 static void
 show_message (MailerWindow  *self,
               MailerMessage *message)
@@ -699,6 +745,7 @@ show_message (MailerWindow  *self,
   g_clear_pointer (&self->shown_html, g_free);
   gtk_revealer_set_reveal_child (self->remote_banner, FALSE);
   show_attachments (self, NULL);
+  gtk_widget_set_visible (GTK_WIDGET (self->reader_cc), FALSE);
   if (raw != NULL)
     {
       g_autoptr(MailerMimeSummary) summary = mailer_mime_parse (raw, NULL);
@@ -707,6 +754,14 @@ show_message (MailerWindow  *self,
       self->shown_raw = g_bytes_ref (raw);
       self->shown_html = mailer_mime_get_html (raw);
       show_attachments (self, summary);
+      if (summary != NULL && summary->cc != NULL && *summary->cc)
+        {
+          /* Translators: the copy recipients line of an open message */
+          g_autofree char *cc = g_strdup_printf (_("Cc: %s"), summary->cc);
+
+          gtk_label_set_label (self->reader_cc, cc);
+        }
+      gtk_widget_set_visible (GTK_WIDGET (self->reader_cc), summary != NULL && summary->cc != NULL && *summary->cc);
       gtk_spinner_stop (self->reader_spinner);
       if (self->shown_html != NULL)
         {
@@ -715,7 +770,9 @@ show_message (MailerWindow  *self,
         }
       else
         {
-          gtk_label_set_label (self->reader_body, text ? text : _("This message has no text."));
+          g_autofree char *markup = text_with_links (text ? text : _("This message has no text."));
+
+          gtk_label_set_markup (self->reader_body, markup);
           gtk_stack_set_visible_child_name (self->body_stack, "text");
         }
     }
@@ -1756,6 +1813,7 @@ mailer_window_class_init (MailerWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_from);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_date);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_to);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_cc);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, body_stack);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_body);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_spinner);
