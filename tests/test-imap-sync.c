@@ -309,6 +309,233 @@ test_local_changes_reach_server (Fixture       *fixture,
 }
 
 static void
+set_flags (Fixture            *fixture,
+           gint64              id,
+           MailerMessageFlags  add,
+           MailerMessageFlags  remove)
+{
+  g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *pending = NULL;
+
+  g_array_append_val (ids, id);
+  mailer_store_set_flags_async (fixture->store, ids, add, remove, TRUE, NULL, mailer_test_store_result_cb, &pending);
+  result = mailer_test_wait_result (&pending, 10);
+  g_assert_true (mailer_store_set_flags_finish (fixture->store, result, &error));
+  g_assert_no_error (error);
+}
+
+static guint32
+uid_of (Fixture *fixture,
+        gint64   id)
+{
+  gint64 uid = 0;
+
+  g_assert_true (mailer_store_get_server_ids (fixture->store, id, NULL, &uid, NULL, NULL));
+  return uid;
+}
+
+static gboolean
+server_has_flag (Fixture    *fixture,
+                 const char *mailbox,
+                 guint32     uid,
+                 const char *flag)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *flags = mailer_test_dovecot_get_flags (fixture->dovecot, USER, mailbox, uid, &error);
+  g_auto(GStrv) each = NULL;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (flags);
+  each = g_strsplit (flags, " ", -1);
+  return g_strv_contains ((const char * const *) each, flag);
+}
+
+static MailerMessageFlags
+local_flags (Fixture *fixture,
+             gint64   id)
+{
+  g_autoptr(MailerMessage) message = mailer_store_load_message (fixture->store, id, NULL);
+
+  g_assert_nonnull (message);
+  return mailer_message_get_flags (message);
+}
+
+/* A change made here to a message another client changed since this side
+ * last saw it (CONDSTORE: UNCHANGEDSINCE).  The other client's change of
+ * the same flags is the newer one and wins; changes of different flags
+ * both stand; a change made here after seeing theirs wins; and this
+ * side's own changes never count as another client's. */
+static void
+test_flag_conflicts (Fixture       *fixture,
+                     gconstpointer  user_data)
+{
+  g_autoptr(MailerMessageList) list = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 inbox, same, different, later, own;
+  guint32 same_uid, different_uid, later_uid, own_uid;
+
+  run_sync (fixture);
+  inbox = folder_id (fixture, MAILER_FOLDER_ROLE_INBOX);
+  list = mailer_message_list_new_for_folder (fixture->store, inbox, NULL);
+  same = mailer_message_list_get_id (list, 0);
+  different = mailer_message_list_get_id (list, 1);
+  later = mailer_message_list_get_id (list, 2);
+  own = mailer_message_list_get_id (list, 3);
+  same_uid = uid_of (fixture, same);
+  different_uid = uid_of (fixture, different);
+  later_uid = uid_of (fixture, later);
+  own_uid = uid_of (fixture, own);
+  for (guint i = 0; i < 4; i++)
+    g_assert_false (local_flags (fixture, mailer_message_list_get_id (list, i)) & MAILER_MESSAGE_FLAG_SEEN);
+
+  /* The other client reads "same" and marks it unread again, flags
+   * "different", and reads "later", which this side then syncs. */
+  g_assert_true (mailer_test_dovecot_add_flags (fixture->dovecot, USER, "INBOX", later_uid, "\\Seen", &error));
+  g_assert_no_error (error);
+  run_sync (fixture);
+  g_assert_true (local_flags (fixture, later) & MAILER_MESSAGE_FLAG_SEEN);
+  g_assert_true (mailer_test_dovecot_add_flags (fixture->dovecot, USER, "INBOX", same_uid, "\\Seen", &error));
+  g_assert_true (mailer_test_dovecot_remove_flags (fixture->dovecot, USER, "INBOX", same_uid, "\\Seen", &error));
+  g_assert_true (mailer_test_dovecot_add_flags (fixture->dovecot, USER, "INBOX", different_uid, "\\Flagged", &error));
+  g_assert_no_error (error);
+
+  /* Here, before the next sync: read "same" and "different", mark
+   * "later" unread (after seeing it read), and read "own" then mark it
+   * unread again (the second change follows this side's own first). */
+  set_flags (fixture, same, MAILER_MESSAGE_FLAG_SEEN, 0);
+  set_flags (fixture, different, MAILER_MESSAGE_FLAG_SEEN, 0);
+  set_flags (fixture, later, 0, MAILER_MESSAGE_FLAG_SEEN);
+  set_flags (fixture, own, MAILER_MESSAGE_FLAG_SEEN, 0);
+  set_flags (fixture, own, 0, MAILER_MESSAGE_FLAG_SEEN);
+  {
+    g_autoptr(GPtrArray) journal = mailer_store_list_journal (fixture->store, mailer_account_get_id (fixture->account), NULL);
+
+    g_assert_cmpuint (journal->len, ==, 5);
+    for (guint i = 0; i < journal->len; i++)
+      g_assert_cmpint (((MailerStoreJournalEntry *) journal->pdata[i])->modseq, >, 0);
+  }
+
+  run_sync (fixture);
+  g_assert_cmpuint (mailer_store_list_journal (fixture->store, mailer_account_get_id (fixture->account), NULL)->len, ==, 0);
+
+  /* Same flag: the other client's change stands, here too. */
+  g_assert_false (server_has_flag (fixture, "INBOX", same_uid, "\\Seen"));
+  g_assert_false (local_flags (fixture, same) & MAILER_MESSAGE_FLAG_SEEN);
+  /* Different flags: both. */
+  g_assert_true (server_has_flag (fixture, "INBOX", different_uid, "\\Seen"));
+  g_assert_true (server_has_flag (fixture, "INBOX", different_uid, "\\Flagged"));
+  g_assert_true (local_flags (fixture, different) & MAILER_MESSAGE_FLAG_SEEN);
+  g_assert_true (local_flags (fixture, different) & MAILER_MESSAGE_FLAG_FLAGGED);
+  /* Made after seeing theirs: this side's. */
+  g_assert_false (server_has_flag (fixture, "INBOX", later_uid, "\\Seen"));
+  g_assert_false (local_flags (fixture, later) & MAILER_MESSAGE_FLAG_SEEN);
+  /* Both of this side's own changes, in order. */
+  g_assert_false (server_has_flag (fixture, "INBOX", own_uid, "\\Seen"));
+  g_assert_false (local_flags (fixture, own) & MAILER_MESSAGE_FLAG_SEEN);
+}
+
+static GBytes *
+upload_raw (const char *message_id,
+            const char *subject)
+{
+  g_autofree char *raw = g_strdup_printf ("From: Iris <iris@example.org>\r\n"
+                                          "To: Sam <sam@example.org>\r\n"
+                                          "Subject: %s\r\n"
+                                          "Message-ID: <%s>\r\n"
+                                          "Date: Sun, 22 Nov 2026 10:00:00 +0000\r\n"
+                                          "\r\n"
+                                          "Stored here first, then uploaded.\r\n",
+                                          subject, message_id);
+  gsize len = strlen (raw);
+
+  return g_bytes_new_take (g_steal_pointer (&raw), len);
+}
+
+/* Stores a message here, journalled to go to @folder on the server. */
+static gint64
+store_upload (Fixture            *fixture,
+              gint64              folder,
+              GBytes             *raw,
+              MailerMessageFlags  flags)
+{
+  g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func ((GDestroyNotify) mailer_store_new_message_free);
+  MailerStoreNewMessage *message = mailer_store_new_message_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GArray) ids = NULL;
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *pending = NULL;
+
+  message->raw = g_bytes_ref (raw);
+  message->flags = flags;
+  message->upload = TRUE;
+  g_ptr_array_add (messages, message);
+  mailer_store_add_messages_async (fixture->store, folder, messages, NULL, mailer_test_store_result_cb, &pending);
+  result = mailer_test_wait_result (&pending, 10);
+  ids = mailer_store_add_messages_finish (fixture->store, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ids->len, ==, 1);
+  return g_array_index (ids, gint64, 0);
+}
+
+/* Messages stored here first go up by APPEND: once each, with their
+ * flags and the changes made to them meanwhile; the local copy takes the
+ * server's UID (APPENDUID), so the next sync does not bring a second one;
+ * and an APPEND whose answer was lost is not made twice. */
+static void
+test_append (Fixture       *fixture,
+             gconstpointer  user_data)
+{
+  g_autoptr(GBytes) first = upload_raw ("upload-1@example.org", "Uploaded once");
+  g_autoptr(GBytes) lost = upload_raw ("upload-2@example.org", "Answer lost");
+  g_autoptr(GError) error = NULL;
+  gint64 archive, first_id, lost_id;
+  gint before;
+  MailerImapSyncResult out;
+
+  run_sync (fixture);
+  archive = folder_id (fixture, MAILER_FOLDER_ROLE_ARCHIVE);
+  before = mailer_test_dovecot_count (fixture->dovecot, USER, "Archive", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (count (fixture, archive), ==, before);
+
+  /* Read, then flagged before it went up. */
+  first_id = store_upload (fixture, archive, first, MAILER_MESSAGE_FLAG_SEEN);
+  set_flags (fixture, first_id, MAILER_MESSAGE_FLAG_FLAGGED, 0);
+  g_assert_cmpuint (uid_of (fixture, first_id), ==, 0);
+  g_assert_cmpuint (count (fixture, archive), ==, before + 1);
+
+  /* An earlier run appended this one, and was cut off before the answer. */
+  lost_id = store_upload (fixture, archive, lost, 0);
+  g_assert_true (mailer_test_dovecot_append (fixture->dovecot, USER, "Archive", lost, NULL, NULL, &error));
+  g_assert_no_error (error);
+
+  out = run_sync (fixture);
+  g_assert_cmpuint (out.n_replayed, ==, 3);
+  g_assert_cmpuint (mailer_store_list_journal (fixture->store, mailer_account_get_id (fixture->account), NULL)->len, ==, 0);
+  g_assert_cmpint (mailer_test_dovecot_count (fixture->dovecot, USER, "Archive", NULL), ==, before + 2);
+  g_assert_cmpuint (uid_of (fixture, first_id), >, 0);
+  g_assert_cmpuint (uid_of (fixture, lost_id), >, 0);
+  g_assert_true (server_has_flag (fixture, "Archive", uid_of (fixture, first_id), "\\Seen"));
+  g_assert_true (server_has_flag (fixture, "Archive", uid_of (fixture, first_id), "\\Flagged"));
+  g_assert_false (server_has_flag (fixture, "Archive", uid_of (fixture, lost_id), "\\Seen"));
+
+  /* No second copy here either, and the server's copy is the same bytes. */
+  out = run_sync (fixture);
+  g_assert_cmpuint (out.n_new, ==, 0);
+  g_assert_cmpuint (count (fixture, archive), ==, before + 2);
+  {
+    g_autoptr(MailerMessage) message = find_by_subject (fixture, archive, "Uploaded once");
+
+    g_assert_nonnull (message);
+    g_assert_cmpint (mailer_message_get_id (message), ==, first_id);
+    g_assert_true (mailer_message_get_flagged (message));
+    g_assert_false (mailer_message_get_unread (message));
+  }
+}
+
+static void
 test_server_changes_reach_store (Fixture       *fixture,
                                  gconstpointer  user_data)
 {
@@ -605,6 +832,8 @@ main (int   argc,
   ADD ("initial", test_initial_sync);
   ADD ("local-changes-reach-server", test_local_changes_reach_server);
   ADD ("server-changes-reach-store", test_server_changes_reach_store);
+  ADD ("flag-conflicts", test_flag_conflicts);
+  ADD ("append", test_append);
   ADD ("push", test_push);
   ADD ("uidvalidity-change", test_uidvalidity_change);
   ADD ("fetch-body", test_fetch_body);

@@ -329,6 +329,21 @@ test_upgrade_from_every_version (void)
           g_assert_nonnull (raw);
           g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (hits)), ==, 1);
         }
+      /* ...a change waiting in the journal still waits... */
+      if (version >= 6)
+        {
+          g_autoptr(GPtrArray) journal = mailer_store_list_journal (store, 1, &error);
+          MailerStoreJournalEntry *entry;
+
+          g_assert_no_error (error);
+          g_assert_cmpuint (journal->len, ==, 1);
+          entry = journal->pdata[0];
+          g_assert_cmpint (entry->op, ==, MAILER_JOURNAL_OP_FLAGS);
+          g_assert_cmpint (entry->add_flags, ==, MAILER_MESSAGE_FLAG_ANSWERED);
+          g_assert_cmpstr (entry->uidl, ==, "UIDL-v2-0001");
+          g_assert_cmpint (entry->created, ==, 1767225700);
+          g_assert_cmpint (entry->modseq, ==, 0);
+        }
       /* ...new settings get their defaults... */
       g_assert_true (mailer_account_get_leave_on_server (accounts->pdata[0]));
       g_assert_cmpuint (mailer_account_get_check_interval (accounts->pdata[0]), ==, 600);

@@ -802,6 +802,27 @@ index_message (MailerStore              *self,
   return step_done (fts, "Indexing a message", error);
 }
 
+/* A message stored here first goes to the server's folder by the journal,
+ * in the transaction that stores it. */
+static gboolean
+journal_upload (MailerStore           *self,
+                gint64                 folder_id,
+                gint64                 account_id,
+                gint64                 message_id,
+                MailerStoreNewMessage *message,
+                GError               **error)
+{
+  STMT_OR_FAIL (stmt, self,
+                "INSERT INTO journal (account_id, folder_id, message_id, op, add_flags)"
+                " VALUES (?1, ?2, ?3, 'append', ?4)");
+
+  sqlite3_bind_int64 (stmt, 1, account_id);
+  sqlite3_bind_int64 (stmt, 2, folder_id);
+  sqlite3_bind_int64 (stmt, 3, message_id);
+  sqlite3_bind_int (stmt, 4, message->flags);
+  return step_done (stmt, "Recording a message to upload to the server", error);
+}
+
 static gboolean
 add_messages_write (MailerStore  *self,
                     sqlite3      *db,
@@ -829,6 +850,8 @@ add_messages_write (MailerStore  *self,
       if (!known)
         {
           if (!insert_message (self, data->folder_id, account_id, message, &id, error))
+            return FALSE;
+          if (message->upload && !journal_upload (self, data->folder_id, account_id, id, message, error))
             return FALSE;
           g_array_append_val (inserted, i);
         }
@@ -1019,17 +1042,17 @@ static gboolean
 write_journal (MailerStore      *self,
                gint64            folder_id,
                gint64            message_id,
-               sqlite3_stmt     *row,        /* uid at 2, uidl at 3 */
+               sqlite3_stmt     *row,        /* uid at 2, uidl at 3, modseq at 4 if any */
                MailerJournalOp   op,
                ChangeData       *data,
                GError          **error)
 {
-  static const char * const op_names[] = { "flags", "delete", "move" };
+  static const char * const op_names[] = { "flags", "delete", "move", "append" };
   gint64 account_id = 0;
   STMT_OR_FAIL (stmt, self,
                 "INSERT INTO journal (account_id, folder_id, message_id, uid, uidl, op,"
-                "                     add_flags, remove_flags, dest_folder_id)"
-                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+                "                     add_flags, remove_flags, dest_folder_id, modseq)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
 
   if (!folder_account (self, folder_id, &account_id, error))
     return FALSE;
@@ -1045,6 +1068,8 @@ write_journal (MailerStore      *self,
   sqlite3_bind_int (stmt, 8, op == MAILER_JOURNAL_OP_FLAGS ? data->remove : 0);
   if (op == MAILER_JOURNAL_OP_MOVE)
     sqlite3_bind_int64 (stmt, 9, data->dest_folder_id);
+  if (sqlite3_column_count (row) > 4 && sqlite3_column_type (row, 4) != SQLITE_NULL)
+    sqlite3_bind_int64 (stmt, 10, sqlite3_column_int64 (row, 4));
   return step_done (stmt, "Recording a change to send to the server", error);
 }
 
@@ -1059,7 +1084,7 @@ set_flags_write (MailerStore  *self,
   STMT_OR_FAIL (stmt, self,
                 "UPDATE messages SET flags = (flags | ?2) & ~?3"
                 " WHERE id = ?1 AND flags != ((flags | ?2) & ~?3)"
-                " RETURNING folder_id, date, uid, uidl");
+                " RETURNING folder_id, date, uid, uidl, modseq");
 
   for (guint i = 0; i < data->ids->len; i++)
     {
@@ -2307,6 +2332,107 @@ mailer_store_set_message_uid_finish (MailerStore   *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+typedef struct
+{
+  gint64 folder_id;
+  GArray *changes;      /* MailerStoreUidModseq */
+} ModseqData;
+
+static void
+modseq_data_free (ModseqData *data)
+{
+  g_array_unref (data->changes);
+  g_free (data);
+}
+
+static gboolean
+note_modseqs_write (MailerStore  *self,
+                    sqlite3      *db,
+                    GTask        *task,
+                    GError      **error)
+{
+  ModseqData *data = g_task_get_task_data (task);
+  STMT_OR_FAIL (message, self,
+                "UPDATE messages SET modseq = ?3"
+                " WHERE folder_id = ?1 AND uid = ?2 AND (modseq IS NULL OR modseq < ?3)"
+                " RETURNING id");
+  STMT_OR_FAIL (journal, self,
+                "UPDATE journal SET modseq = ?2 WHERE message_id = ?1 AND modseq < ?2");
+
+  for (guint i = 0; i < data->changes->len; i++)
+    {
+      MailerStoreUidModseq *change = &g_array_index (data->changes, MailerStoreUidModseq, i);
+      gint64 id;
+      int rc;
+
+      sqlite3_bind_int64 (message, 1, data->folder_id);
+      sqlite3_bind_int64 (message, 2, change->uid);
+      sqlite3_bind_int64 (message, 3, MIN (change->modseq, (guint64) G_MAXINT64));
+      rc = sqlite3_step (message);
+      if (rc == SQLITE_DONE)
+        {
+          sqlite3_reset (message);
+          continue;
+        }
+      if (rc != SQLITE_ROW)
+        {
+          _mailer_store_set_error (error, db, rc, "Saving a message's mod-sequence");
+          sqlite3_reset (message);
+          return FALSE;
+        }
+      id = sqlite3_column_int64 (message, 0);
+      if (!step_done (message, "Saving a message's mod-sequence", error))
+        return FALSE;
+
+      sqlite3_bind_int64 (journal, 1, id);
+      sqlite3_bind_int64 (journal, 2, MIN (change->modseq, (guint64) G_MAXINT64));
+      if (!step_done (journal, "Saving a message's mod-sequence", error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * mailer_store_note_own_modseqs_async:
+ * @changes: (element-type MailerStoreUidModseq): what the server answered
+ *   to changes replayed from the journal
+ *
+ * Records the mod-sequences the server gave this side's own changes, on
+ * the messages and on the changes still waiting for them in the journal:
+ * a later change of the same message was made after this one, so knowing
+ * of it, and must not count it as another client's (UNCHANGEDSINCE).
+ */
+void
+mailer_store_note_own_modseqs_async (MailerStore         *self,
+                                     gint64               folder_id,
+                                     GArray              *changes,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  ModseqData *data;
+
+  g_return_if_fail (MAILER_IS_STORE (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mailer_store_note_own_modseqs_async);
+  data = g_new0 (ModseqData, 1);
+  data->folder_id = folder_id;
+  data->changes = g_array_ref (changes);
+  g_task_set_task_data (task, data, (GDestroyNotify) modseq_data_free);
+  _mailer_store_queue_write (self, task, note_modseqs_write);
+}
+
+gboolean
+mailer_store_note_own_modseqs_finish (MailerStore   *self,
+                                      GAsyncResult  *result,
+                                      GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 /* The journal */
 
 /**
@@ -2328,7 +2454,7 @@ mailer_store_list_journal (MailerStore  *self,
 
   stmt = _mailer_store_read_stmt (self,
                                   "SELECT id, account_id, folder_id, message_id, uid, uidl, op,"
-                                  "       add_flags, remove_flags, dest_folder_id, created"
+                                  "       add_flags, remove_flags, dest_folder_id, created, modseq"
                                   " FROM journal WHERE account_id = ?1 ORDER BY id",
                                   error);
   if (stmt == NULL)
@@ -2347,11 +2473,13 @@ mailer_store_list_journal (MailerStore  *self,
       entry->uidl = g_strdup ((const char *) sqlite3_column_text (stmt, 5));
       entry->op = g_str_equal (op, "flags") ? MAILER_JOURNAL_OP_FLAGS
                 : g_str_equal (op, "delete") ? MAILER_JOURNAL_OP_DELETE
+                : g_str_equal (op, "append") ? MAILER_JOURNAL_OP_APPEND
                 : MAILER_JOURNAL_OP_MOVE;
       entry->add_flags = sqlite3_column_int (stmt, 7);
       entry->remove_flags = sqlite3_column_int (stmt, 8);
       entry->dest_folder_id = sqlite3_column_int64 (stmt, 9);
       entry->created = sqlite3_column_int64 (stmt, 10);
+      entry->modseq = sqlite3_column_int64 (stmt, 11);
       g_ptr_array_add (entries, entry);
     }
   sqlite3_reset (stmt);

@@ -92,6 +92,9 @@ gboolean            mailer_store_changes_is_empty (MailerStoreChanges *changes);
  *   body) in a pass in the background once the store is quiet — the
  *   message and its UIDL are durable sooner; see
  *   mailer_store_index_text_async()
+ * @upload: stored here first (copied from another account, sent, saved as a
+ *   draft): journalled in the same transaction to be appended to the
+ *   folder on the server with @flags; needs @raw
  */
 typedef struct
 {
@@ -106,6 +109,7 @@ typedef struct
   gboolean            partial;
   MailerMimeSummary  *summary;
   gboolean            defer_text;
+  gboolean            upload;
 } MailerStoreNewMessage;
 
 MailerStoreNewMessage *mailer_store_new_message_new  (void);
@@ -118,13 +122,17 @@ typedef enum
   MAILER_JOURNAL_OP_FLAGS,
   MAILER_JOURNAL_OP_DELETE,
   MAILER_JOURNAL_OP_MOVE,
+  MAILER_JOURNAL_OP_APPEND,
 } MailerJournalOp;
 
 /**
  * MailerStoreJournalEntry:
  *
  * One local change to replay to the server, for one message.  @uid and
- * @uidl are what the server knew the message as when the change was made.
+ * @uidl are what the server knew the message as when the change was made,
+ * @modseq its CONDSTORE mod-sequence as known here then (0: unknown).  An
+ * %MAILER_JOURNAL_OP_APPEND entry uploads the message to @folder_id with
+ * @add_flags.
  */
 typedef struct
 {
@@ -139,6 +147,7 @@ typedef struct
   MailerMessageFlags  remove_flags;
   gint64              dest_folder_id;
   gint64              created;
+  gint64              modseq;
 } MailerStoreJournalEntry;
 
 void mailer_store_journal_entry_free (MailerStoreJournalEntry *entry);
@@ -314,6 +323,17 @@ typedef struct
   guint64 modseq;
 } MailerStoreFlagUpdate;
 
+/**
+ * MailerStoreUidModseq:
+ * @uid: a message of the folder
+ * @modseq: the MODSEQ the server gave it
+ */
+typedef struct
+{
+  guint32 uid;
+  guint64 modseq;
+} MailerStoreUidModseq;
+
 GArray      *mailer_store_list_missing_bodies      (MailerStore            *self,
                                                     gint64                  folder_id,
                                                     gint64                  since,
@@ -356,6 +376,15 @@ void         mailer_store_set_message_uid_async    (MailerStore            *self
                                                     GAsyncReadyCallback     callback,
                                                     gpointer                user_data);
 gboolean     mailer_store_set_message_uid_finish   (MailerStore            *self,
+                                                    GAsyncResult           *result,
+                                                    GError                **error);
+void         mailer_store_note_own_modseqs_async   (MailerStore            *self,
+                                                    gint64                  folder_id,
+                                                    GArray                 *changes,
+                                                    GCancellable           *cancellable,
+                                                    GAsyncReadyCallback     callback,
+                                                    gpointer                user_data);
+gboolean     mailer_store_note_own_modseqs_finish  (MailerStore            *self,
                                                     GAsyncResult           *result,
                                                     GError                **error);
 

@@ -33,6 +33,10 @@
 #define IDLE_RENEW_SECONDS (25 * 60)
 #define SUMMARY_ITEMS \
   "(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (REFERENCES)])"
+/* With CONDSTORE: each message's MODSEQ too, which a change made here
+ * carries to the server (UNCHANGEDSINCE). */
+#define SUMMARY_ITEMS_MODSEQ \
+  "(UID FLAGS MODSEQ INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (REFERENCES)])"
 
 struct _MailerImapSync
 {
@@ -532,6 +536,11 @@ typedef struct
   GHashTable *moved;         /* message id -> MovedUid, from COPYUID in this run */
   GHashTable *superseded;    /* entry ids replayed through a later entry */
   GArray *orphans;           /* gint64: moved messages the server gave no UID for */
+  GArray *own_modseqs;       /* MailerStoreUidModseq: what our STOREs made */
+  GArray *modified;          /* guint32: UIDs a conditional STORE left alone */
+  GArray *server_state;      /* MailerStoreFlagUpdate: theirs, read back */
+  gboolean resolving;        /* the FETCH of server_state is running */
+  gboolean second_store;     /* the +FLAGS after a conditional -FLAGS is sent */
   FolderSync *fs;
 } RunData;
 
@@ -541,6 +550,12 @@ typedef struct
   gint64 folder_id;
   guint32 uid;
 } MovedUid;
+
+static void
+clear_flag_update (gpointer data)
+{
+  g_free (((MailerStoreFlagUpdate *) data)->keywords);
+}
 
 static void
 run_data_free (RunData *data)
@@ -556,6 +571,9 @@ run_data_free (RunData *data)
   g_clear_pointer (&data->moved, g_hash_table_unref);
   g_clear_pointer (&data->superseded, g_hash_table_unref);
   g_clear_pointer (&data->orphans, g_array_unref);
+  g_clear_pointer (&data->own_modseqs, g_array_unref);
+  g_clear_pointer (&data->modified, g_array_unref);
+  g_clear_pointer (&data->server_state, g_array_unref);
   g_clear_pointer (&data->fs, folder_sync_free);
   g_free (data);
 }
@@ -582,6 +600,16 @@ static void sync_next_folder (GTask *task);
 static void replay_next (GTask *task);
 
 /* Running commands */
+
+/* Whether MODSEQs can be used: CONDSTORE advertised (using it enables
+ * it, RFC 7162 3.1), or enabled through QRESYNC. */
+static gboolean
+condstore_on (MailerImapSync *self)
+{
+  return mailer_imap_client_has_capability (self->client, "CONDSTORE") ||
+         mailer_imap_client_is_enabled (self->client, "CONDSTORE") ||
+         mailer_imap_client_is_enabled (self->client, "QRESYNC");
+}
 
 static void
 run_command (MailerImapSync         *self,
@@ -989,7 +1017,9 @@ fetch_next_window (GTask *task)
   fs->fetching = TRUE;
   command = mailer_imap_command_new ("UID FETCH");
   mailer_imap_command_add_raw (command, set, NULL);
-  mailer_imap_command_add_raw (command, SUMMARY_ITEMS, NULL);
+  mailer_imap_command_add_raw (command,
+                               fs->nomodseq || !condstore_on (self) ? SUMMARY_ITEMS : SUMMARY_ITEMS_MODSEQ,
+                               NULL);
   run_command (self, command, window_untagged, task, window_fetched_cb);
 }
 
@@ -1693,6 +1723,574 @@ replay_copied_cb (GObject      *source,
   delete_and_expunge (self, set, g_steal_pointer (&task));
 }
 
+/* Uploading a message stored here first.  Whether an earlier run's APPEND
+ * reached the server but its answer was lost cannot be known from here, so
+ * the folder is first searched for the message's Message-ID: found, it is
+ * that copy; otherwise it is appended.  The UID the server gives it
+ * (APPENDUID, or the search) goes to the local copy; without one, the
+ * local copy is dropped and the folder's resync brings the server's. */
+
+typedef struct
+{
+  GTask *task;                  /* owned */
+  MailerStoreJournalEntry *entry;
+  FolderInfo *folder;
+  GBytes *raw;
+  GArray *found;                /* guint32: UIDs of the search */
+} AppendData;
+
+static void
+append_data_free (AppendData *append)
+{
+  g_clear_object (&append->task);
+  g_clear_pointer (&append->raw, g_bytes_unref);
+  g_clear_pointer (&append->found, g_array_unref);
+  g_free (append);
+}
+
+/* The entry is done: its local copy is now known by @uid, or by nothing
+ * (0) and dropped. */
+static void
+append_done (AppendData *append,
+             guint32     uid)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&append->task);
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  MailerStoreJournalEntry *entry = append->entry;
+  g_autoptr(GArray) one = g_array_new (FALSE, FALSE, sizeof (guint32));
+
+  g_array_append_val (one, uid);
+  if (uid > 0 && mailer_store_count_folder_uids (self->store, entry->folder_id, one, NULL) == 0)
+    {
+      MovedUid *moved = g_new (MovedUid, 1);
+
+      /* Kept here too, for later entries of the message in this run. */
+      moved->folder_id = entry->folder_id;
+      moved->uid = uid;
+      g_hash_table_insert (data->moved, g_memdup2 (&entry->message_id, sizeof (gint64)), moved);
+      mailer_store_set_message_uid_async (self->store, entry->message_id, uid, NULL, NULL, NULL);
+    }
+  else
+    g_array_append_val (data->orphans, entry->message_id);
+
+  append_data_free (append);
+  data->journal_group = 1;
+  replay_next (task);
+}
+
+static void
+appended_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  AppendData *append = user_data;
+  g_autoptr(MailerImapResponse) response = NULL;
+  g_autoptr(GArray) uids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  GError *error = NULL;
+
+  response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
+  if (response == NULL)
+    {
+      GTask *task = g_steal_pointer (&append->task);
+      RunData *data = g_task_get_task_data (task);
+
+      append_data_free (append);
+      /* Refused (over quota, too large): dropped like any refused change,
+       * and the local copy stays, as it is, for the user to keep. */
+      data->journal_group = 1;
+      replay_refused_or_failed (task, error);
+      return;
+    }
+  /* RFC 4315: OK [APPENDUID uidvalidity uid]. */
+  if (g_strcmp0 (response->code, "APPENDUID") == 0 && response->code_args->len == 2 &&
+      uid_set_from_value (response->code_args->pdata[1], uids) && uids->len == 1)
+    {
+      append_done (append, g_array_index (uids, guint32, 0));
+      return;
+    }
+  append_done (append, 0);
+}
+
+static void
+append_now (AppendData *append)
+{
+  MailerImapSync *self = g_task_get_source_object (append->task);
+  MailerImapCommand *command = mailer_imap_command_new ("APPEND");
+  g_autofree char *flags = flags_to_list (append->entry->add_flags & ~MAILER_MESSAGE_FLAG_DELETED);
+
+  mailer_imap_command_add_mailbox (command, append->folder->path,
+                                   mailer_imap_client_get_utf8_accepted (self->client), NULL);
+  mailer_imap_command_add_raw (command, flags, NULL);
+  mailer_imap_command_add_literal (command, append->raw);
+  mailer_imap_client_run_async (self->client, command, NULL, NULL,
+                                g_task_get_cancellable (append->task), appended_cb, append);
+}
+
+static gboolean
+append_search_untagged (MailerImapClient         *client,
+                        const MailerImapResponse *response,
+                        gpointer                  user_data)
+{
+  AppendData *append = user_data;
+
+  if (g_strcmp0 (response->name, "SEARCH") != 0)
+    return select_untagged (client, response, append->task);
+  for (guint i = 0; i < response->args->len; i++)
+    {
+      guint64 uid;
+
+      if (mailer_imap_value_get_number (response->args->pdata[i], &uid) && uid > 0 && uid <= G_MAXUINT32)
+        {
+          guint32 u = uid;
+
+          g_array_append_val (append->found, u);
+        }
+    }
+  return TRUE;
+}
+
+static void
+append_searched_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  AppendData *append = user_data;
+  g_autoptr(MailerImapResponse) response = NULL;
+  GError *error = NULL;
+
+  response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
+  if (response == NULL && g_error_matches (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_NO))
+    {
+      /* A server that cannot search headers: append without looking. */
+      g_clear_error (&error);
+      g_array_set_size (append->found, 0);
+    }
+  else if (response == NULL)
+    {
+      g_autoptr(GTask) task = g_steal_pointer (&append->task);
+
+      append_data_free (append);
+      run_fail (task, error);
+      return;
+    }
+  if (append->found->len > 0)
+    {
+      /* Already there: the newest copy is this one. */
+      guint32 newest = 0;
+
+      for (guint i = 0; i < append->found->len; i++)
+        newest = MAX (newest, g_array_index (append->found, guint32, i));
+      append_done (append, newest);
+      return;
+    }
+  append_now (append);
+}
+
+static void
+append_selected_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  AppendData *append = user_data;
+  MailerImapSync *self = g_task_get_source_object (append->task);
+  g_autoptr(MailerImapResponse) response = NULL;
+  g_autoptr(MailerMimeSummary) summary = NULL;
+  MailerImapCommand *command;
+  GError *error = NULL;
+
+  response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
+  if (response == NULL)
+    {
+      g_autoptr(GTask) task = g_steal_pointer (&append->task);
+      RunData *data = g_task_get_task_data (task);
+      gint folder_id = append->entry->folder_id;
+
+      g_clear_pointer (&self->selected, g_free);
+      append_data_free (append);
+      if (g_error_matches (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_TRY_LATER))
+        g_hash_table_add (data->later_folders, GINT_TO_POINTER (folder_id));
+      else if (g_error_matches (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_NO))
+        g_hash_table_add (data->gone_folders, GINT_TO_POINTER (folder_id));
+      else
+        {
+          run_fail (task, error);
+          return;
+        }
+      g_clear_error (&error);
+      data->journal_group = 0;
+      replay_next (task);
+      return;
+    }
+  g_free (self->selected);
+  self->selected = g_strdup (append->folder->path);
+
+  summary = mailer_mime_parse_headers (append->raw, NULL);
+  if (summary == NULL || summary->message_id == NULL)
+    {
+      append_now (append);
+      return;
+    }
+  command = mailer_imap_command_new ("UID SEARCH");
+  mailer_imap_command_add_atom (command, "HEADER", NULL);
+  mailer_imap_command_add_atom (command, "Message-ID", NULL);
+  if (!mailer_imap_command_add_string (command, summary->message_id, NULL))
+    {
+      /* Not something a search can carry: append without looking. */
+      mailer_imap_command_free (command);
+      append_now (append);
+      return;
+    }
+  mailer_imap_client_run_async (self->client, command, append_search_untagged, append,
+                                g_task_get_cancellable (append->task), append_searched_cb, append);
+}
+
+static void
+replay_append (GTask                   *task,
+               MailerStoreJournalEntry *entry,
+               FolderInfo              *folder)
+{
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  AppendData *append;
+  MailerImapCommand *command;
+  g_autoptr(GBytes) raw = NULL;
+  gint64 uid = 0;
+
+  /* Deleted here since, or already given a UID (by an earlier run whose
+   * journal clean-up was cut off): nothing to upload. */
+  raw = mailer_store_get_raw (self->store, entry->message_id, NULL);
+  if (raw == NULL ||
+      (mailer_store_get_server_ids (self->store, entry->message_id, NULL, &uid, NULL, NULL) && uid > 0))
+    {
+      data->journal_group = 1;
+      replay_next (task);
+      return;
+    }
+
+  append = g_new0 (AppendData, 1);
+  append->task = g_object_ref (task);
+  append->entry = entry;
+  append->folder = folder;
+  append->raw = g_steal_pointer (&raw);
+  append->found = g_array_new (FALSE, FALSE, sizeof (guint32));
+
+  /* The search needs the folder selected; SELECT rather than EXAMINE, as
+   * the next entries most likely change the same folder. */
+  command = mailer_imap_command_new ("SELECT");
+  mailer_imap_command_add_mailbox (command, folder->path, mailer_imap_client_get_utf8_accepted (self->client), NULL);
+  g_clear_pointer (&self->selected, g_free);
+  mailer_imap_client_run_async (self->client, command, select_untagged, task,
+                                g_task_get_cancellable (task), append_selected_cb, append);
+}
+
+/* Flags.  With CONDSTORE, each change carries the MODSEQ the message had
+ * here when it was made, and goes with UNCHANGEDSINCE: when another client
+ * changed the message since (its MODSEQ on the server is higher), that
+ * change is the newer one and wins; the server leaves the message alone
+ * and says so ([MODIFIED uids], RFC 7162 3.1.3), the entry is dropped and
+ * the folder's resync brings the other client's flags here.  A group of
+ * changes shares one UNCHANGEDSINCE, the lowest of the group: messages it
+ * reports that were not changed since their own entry's MODSEQ are
+ * changed again, unconditionally. */
+
+static gboolean
+replay_untagged (MailerImapClient         *client,
+                 const MailerImapResponse *response,
+                 gpointer                  user_data)
+{
+  GTask *task = user_data;
+  RunData *data = g_task_get_task_data (task);
+
+  if (g_strcmp0 (response->name, "FETCH") == 0)
+    {
+      g_autoptr(MailerImapFetch) fetch = mailer_imap_parse_fetch (response, NULL);
+
+      if (fetch != NULL && fetch->uid > 0 && fetch->modseq > 0 && !data->resolving)
+        {
+          MailerStoreUidModseq pair = { fetch->uid, fetch->modseq };
+
+          g_array_append_val (data->own_modseqs, pair);
+        }
+      else if (fetch != NULL && fetch->uid > 0 && fetch->modseq > 0 && fetch->has_flags)
+        {
+          MailerStoreFlagUpdate theirs = { fetch->uid, 0, NULL, fetch->modseq };
+
+          theirs.flags = flags_from_strv (fetch->flags, &theirs.keywords);
+          g_array_append_val (data->server_state, theirs);
+        }
+      return TRUE;
+    }
+  return select_untagged (client, response, user_data);
+}
+
+static guint64
+group_modseq (RunData *data)
+{
+  guint64 lowest = G_MAXUINT64;
+
+  for (guint i = 0; i < data->journal_group; i++)
+    {
+      MailerStoreJournalEntry *entry = g_ptr_array_index (data->journal, data->journal_index + i);
+
+      if (entry->modseq <= 0)
+        return 0;
+      lowest = MIN (lowest, (guint64) entry->modseq);
+    }
+  return lowest == G_MAXUINT64 ? 0 : lowest;
+}
+
+static MailerImapCommand *
+store_command (const char         *set,
+               gboolean            add,
+               MailerMessageFlags  flags,
+               guint64             unchanged_since)
+{
+  MailerImapCommand *command = mailer_imap_command_new ("UID STORE");
+  g_autofree char *list = flags_to_list (flags);
+  g_autofree char *arg = g_strconcat (add ? "+FLAGS.SILENT " : "-FLAGS.SILENT ", list, NULL);
+
+  mailer_imap_command_add_raw (command, set, NULL);
+  if (unchanged_since > 0)
+    {
+      g_autofree char *modifier = g_strdup_printf ("(UNCHANGEDSINCE %" G_GUINT64_FORMAT ")", unchanged_since);
+
+      mailer_imap_command_add_raw (command, modifier, NULL);
+    }
+  mailer_imap_command_add_raw (command, arg, NULL);
+  return command;
+}
+
+/* Both commands of a change, unconditional; the last confirms the group. */
+static void
+store_flags (MailerImapSync          *self,
+             GTask                   *task,
+             MailerStoreJournalEntry *first,
+             const char              *set)
+{
+  if (first->remove_flags != 0)
+    {
+      MailerImapCommand *command = store_command (set, FALSE, first->remove_flags, 0);
+
+      if (first->add_flags == 0)
+        {
+          run_command (self, command, replay_untagged, task, replay_step_cb);
+          return;
+        }
+      mailer_imap_client_run_async (self->client, command, replay_untagged, task, NULL, NULL, NULL);
+    }
+  run_command (self, store_command (set, TRUE, first->add_flags, 0), replay_untagged, task, replay_step_cb);
+}
+
+static gboolean
+uid_in (GArray  *uids,
+        guint32  uid)
+{
+  for (guint i = 0; i < uids->len; i++)
+    if (g_array_index (uids, guint32, i) == uid)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+same_keywords (const char *a,
+               const char *b)
+{
+  g_auto(GStrv) left = g_strsplit (a != NULL ? a : "", " ", -1);
+  g_auto(GStrv) right = g_strsplit (b != NULL ? b : "", " ", -1);
+  guint n_left = 0, n_right = 0;
+
+  for (guint i = 0; left[i] != NULL; i++)
+    if (*left[i] != '\0')
+      {
+        n_left++;
+        if (!g_strv_contains ((const char * const *) right, left[i]))
+          return FALSE;
+      }
+  for (guint i = 0; right[i] != NULL; i++)
+    if (*right[i] != '\0')
+      n_right++;
+  return n_left == n_right;
+}
+
+/* Whether what the other client changed is something else than the flags
+ * of this change (it read a message flagged here, say): then both
+ * changes stand.  Compared with this side's copy, whose other flags are
+ * the server's as last seen. */
+static gboolean
+other_flags_changed (MailerImapSync              *self,
+                     MailerStoreJournalEntry     *entry,
+                     const MailerStoreFlagUpdate *theirs)
+{
+  g_autoptr(MailerMessage) ours = NULL;
+  MailerMessageFlags touched = entry->add_flags | entry->remove_flags;
+
+  if (entry->message_id <= 0)
+    return FALSE;
+  ours = mailer_store_load_message (self->store, entry->message_id, NULL);
+  if (ours == NULL)
+    return FALSE;
+  return ((mailer_message_get_flags (ours) ^ theirs->flags) & ~touched) != 0 ||
+         !same_keywords (mailer_message_get_keywords (ours), theirs->keywords);
+}
+
+static void
+conflicts_read_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  g_autoptr(MailerImapResponse) response = NULL;
+  g_autoptr(GArray) again = g_array_new (FALSE, FALSE, sizeof (guint32));
+  MailerStoreJournalEntry *first = g_ptr_array_index (data->journal, data->journal_index);
+  g_autofree char *set = NULL;
+  GError *error = NULL;
+
+  data->resolving = FALSE;
+  response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
+  if (response == NULL)
+    {
+      replay_refused_or_failed (g_steal_pointer (&task), error);
+      return;
+    }
+
+  for (guint i = 0; i < data->server_state->len; i++)
+    {
+      MailerStoreFlagUpdate *theirs = &g_array_index (data->server_state, MailerStoreFlagUpdate, i);
+
+      for (guint j = 0; j < data->journal_group; j++)
+        {
+          MailerStoreJournalEntry *entry = g_ptr_array_index (data->journal, data->journal_index + j);
+
+          if (g_array_index (data->group_uids, guint32, j) != theirs->uid || uid_in (again, theirs->uid))
+            continue;
+          if ((guint64) entry->modseq >= theirs->modseq ||
+              other_flags_changed (self, entry, theirs))
+            g_array_append_val (again, theirs->uid);
+          else if ((theirs->flags & entry->add_flags) != entry->add_flags ||
+                   (theirs->flags & entry->remove_flags) != 0)
+            g_message ("A flag change made here to message %u was not sent: another client changed "
+                       "the same flags of that message since, and its change is the newer one", theirs->uid);
+        }
+    }
+  g_array_set_size (data->server_state, 0);
+  g_array_set_size (data->modified, 0);
+
+  if (again->len == 0)
+    {
+      replay_next (task);
+      return;
+    }
+  g_array_sort (again, compare_uid_asc);
+  set = mailer_imap_format_sequence_set ((const guint32 *) again->data, again->len);
+  store_flags (self, task, first, set);
+}
+
+static void resolve_conflicts (MailerImapSync *self, GTask *task);
+
+static void
+conditional_stored_cb (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  g_autoptr(MailerImapResponse) response = NULL;
+  MailerStoreJournalEntry *first = g_ptr_array_index (data->journal, data->journal_index);
+  GError *error = NULL;
+
+  response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
+  if (response == NULL)
+    {
+      replay_refused_or_failed (g_steal_pointer (&task), error);
+      return;
+    }
+  if (g_strcmp0 (response->code, "MODIFIED") == 0 && response->code_args->len >= 1)
+    uid_set_from_value (response->code_args->pdata[0], data->modified);
+
+  /* A -FLAGS went first: the +FLAGS of the same change goes to the
+   * messages it changed, without a condition (their MODSEQ is ours now). */
+  if (first->remove_flags != 0 && first->add_flags != 0 && !data->second_store)
+    {
+      g_autoptr(GArray) rest = g_array_new (FALSE, FALSE, sizeof (guint32));
+
+      data->second_store = TRUE;
+      for (guint i = 0; i < data->group_uids->len; i++)
+        {
+          guint32 uid = g_array_index (data->group_uids, guint32, i);
+
+          if (!uid_in (data->modified, uid) && !uid_in (rest, uid))
+            g_array_append_val (rest, uid);
+        }
+      if (rest->len > 0)
+        {
+          g_autofree char *set = NULL;
+
+          g_array_sort (rest, compare_uid_asc);
+          set = mailer_imap_format_sequence_set ((const guint32 *) rest->data, rest->len);
+          run_command (self, store_command (set, TRUE, first->add_flags, 0), replay_untagged, task,
+                       conditional_stored_cb);
+          return;
+        }
+    }
+
+  if (data->modified->len > 0)
+    {
+      resolve_conflicts (self, task);
+      return;
+    }
+  replay_next (task);
+}
+
+/* Which of the messages left alone were changed by another client after
+ * the change made here: their MODSEQ on the server tells. */
+static void
+resolve_conflicts (MailerImapSync *self,
+                   GTask          *task)
+{
+  RunData *data = g_task_get_task_data (task);
+  MailerImapCommand *command = mailer_imap_command_new ("UID FETCH");
+  g_autofree char *set = NULL;
+
+  g_array_sort (data->modified, compare_uid_asc);
+  set = mailer_imap_format_sequence_set ((const guint32 *) data->modified->data, data->modified->len);
+  mailer_imap_command_add_raw (command, set, NULL);
+  mailer_imap_command_add_raw (command, "(UID FLAGS MODSEQ)", NULL);
+  g_array_set_size (data->server_state, 0);
+  data->resolving = TRUE;
+  run_command (self, command, replay_untagged, task, conflicts_read_cb);
+}
+
+static void
+replay_flags (MailerImapSync          *self,
+              GTask                   *task,
+              MailerStoreJournalEntry *first,
+              const char              *set)
+{
+  RunData *data = g_task_get_task_data (task);
+  guint64 since = 0;
+
+  if (condstore_on (self))
+    since = group_modseq (data);
+  if (since == 0)
+    {
+      store_flags (self, task, first, set);
+      return;
+    }
+
+  g_array_set_size (data->modified, 0);
+  data->second_store = FALSE;
+  if (first->remove_flags != 0)
+    run_command (self, store_command (set, FALSE, first->remove_flags, since), replay_untagged, task,
+                 conditional_stored_cb);
+  else
+    run_command (self, store_command (set, TRUE, first->add_flags, since), replay_untagged, task,
+                 conditional_stored_cb);
+}
+
 static void
 replay_next (GTask *task)
 {
@@ -1703,6 +2301,32 @@ replay_next (GTask *task)
   g_autofree char *set = NULL;
   FolderInfo *folder;
   guint n = 0;
+
+  /* What our changes made: later changes of the same messages know of
+   * them. */
+  if (data->own_modseqs->len > 0 && data->journal_group > 0)
+    {
+      MailerStoreJournalEntry *entry = g_ptr_array_index (data->journal, data->journal_index);
+
+      /* In the store, and in the entries of this run still to come. */
+      mailer_store_note_own_modseqs_async (self->store, entry->folder_id, data->own_modseqs, NULL, NULL, NULL);
+      for (guint i = data->journal_index + data->journal_group; i < data->journal->len; i++)
+        {
+          MailerStoreJournalEntry *later = g_ptr_array_index (data->journal, i);
+
+          if (later->folder_id != entry->folder_id || later->modseq <= 0)
+            continue;
+          for (guint j = 0; j < data->own_modseqs->len; j++)
+            {
+              MailerStoreUidModseq *own = &g_array_index (data->own_modseqs, MailerStoreUidModseq, j);
+
+              if (entry_uid (self, data, later) == own->uid && (guint64) later->modseq < own->modseq)
+                later->modseq = MIN (own->modseq, (guint64) G_MAXINT64);
+            }
+        }
+      g_array_unref (data->own_modseqs);
+      data->own_modseqs = g_array_new (FALSE, FALSE, sizeof (MailerStoreUidModseq));
+    }
 
   /* The group just sent is confirmed (or refused, so dropped). */
   for (guint i = 0; i < data->journal_group; i++)
@@ -1728,8 +2352,9 @@ replay_next (GTask *task)
         }
       if (folder != NULL && !g_hash_table_contains (data->gone_folders, GINT_TO_POINTER ((gint) first->folder_id)) &&
           !g_hash_table_contains (data->superseded, &first->id) &&
-          entry_uid (self, data, first) > 0 &&
-          (first->op != MAILER_JOURNAL_OP_MOVE || folder_by_id (data, first->dest_folder_id) != NULL))
+          (first->op == MAILER_JOURNAL_OP_APPEND ? first->message_id > 0 :
+           entry_uid (self, data, first) > 0 &&
+           (first->op != MAILER_JOURNAL_OP_MOVE || folder_by_id (data, first->dest_folder_id) != NULL)))
         break;
       /* No folder or UID to apply it to any more, or replayed through a
        * later entry. */
@@ -1745,6 +2370,11 @@ replay_next (GTask *task)
 
   first = g_ptr_array_index (data->journal, data->journal_index);
   folder = folder_by_id (data, first->folder_id);
+  if (first->op == MAILER_JOURNAL_OP_APPEND)
+    {
+      replay_append (task, first, folder);
+      return;
+    }
   if (!ensure_selected (task, folder))
     return;
 
@@ -1779,35 +2409,8 @@ replay_next (GTask *task)
   switch (first->op)
     {
     case MAILER_JOURNAL_OP_FLAGS:
-      {
-        /* Removing first, then adding: one command each, the last one
-         * confirms the group. */
-        if (first->remove_flags != 0)
-          {
-            MailerImapCommand *command = mailer_imap_command_new ("UID STORE");
-            g_autofree char *list = flags_to_list (first->remove_flags);
-            g_autofree char *arg = g_strconcat ("-FLAGS.SILENT ", list, NULL);
-
-            mailer_imap_command_add_raw (command, set, NULL);
-            mailer_imap_command_add_raw (command, arg, NULL);
-            if (first->add_flags == 0)
-              {
-                run_command (self, command, select_untagged, task, replay_step_cb);
-                return;
-              }
-            mailer_imap_client_run_async (self->client, command, select_untagged, task, NULL, NULL, NULL);
-          }
-        {
-          MailerImapCommand *command = mailer_imap_command_new ("UID STORE");
-          g_autofree char *list = flags_to_list (first->add_flags);
-          g_autofree char *arg = g_strconcat ("+FLAGS.SILENT ", list, NULL);
-
-          mailer_imap_command_add_raw (command, set, NULL);
-          mailer_imap_command_add_raw (command, arg, NULL);
-          run_command (self, command, select_untagged, task, replay_step_cb);
-        }
-        return;
-      }
+      replay_flags (self, task, first, set);
+      return;
 
     case MAILER_JOURNAL_OP_DELETE:
       delete_and_expunge (self, set, g_object_ref (task));
@@ -1946,6 +2549,10 @@ replay_journal (GTask *task)
   data->moved = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
   data->superseded = g_hash_table_new (g_int64_hash, g_int64_equal);
   data->orphans = g_array_new (FALSE, FALSE, sizeof (gint64));
+  data->own_modseqs = g_array_new (FALSE, FALSE, sizeof (MailerStoreUidModseq));
+  data->modified = g_array_new (FALSE, FALSE, sizeof (guint32));
+  data->server_state = g_array_new (FALSE, FALSE, sizeof (MailerStoreFlagUpdate));
+  g_array_set_clear_func (data->server_state, clear_flag_update);
   data->journal_index = 0;
   data->journal_group = 0;
   compact_journal (data);
