@@ -65,6 +65,16 @@ fixture_set_up (Fixture       *fixture,
   mailer_test_dovecot_add_user (fixture->dovecot, USER, PASSWORD);
   g_assert_true (mailer_test_dovecot_seed (fixture->dovecot, USER, "INBOX", seeds, &error));
   g_assert_no_error (error);
+  /* A test that asks for it: a large second folder. */
+  for (guint i = 0; i < GPOINTER_TO_UINT (user_data); i++)
+    {
+      g_autofree char *text = g_strdup_printf ("Subject: Archived %u\r\nMessage-ID: <archived-%u@example.org>\r\n"
+                                               "From: Sam <sam@example.org>\r\n\r\nFiled away.\r\n", i, i);
+      g_autoptr(GBytes) message = g_bytes_new (text, strlen (text));
+
+      g_assert_true (mailer_test_dovecot_seed_bytes (fixture->dovecot, USER, "Archive", message, "\\Seen", &error));
+      g_assert_no_error (error);
+    }
   g_assert_true (mailer_test_dovecot_start (fixture->dovecot, &error));
   g_assert_no_error (error);
   dir = g_dir_open (seeds, 0, NULL);
@@ -535,6 +545,87 @@ test_append (Fixture       *fixture,
   }
 }
 
+/* Opening a message while a sync runs through another folder: the body
+ * comes on a connection of its own, so the sync's FETCHes still go to
+ * the folder it selected, and the opened message does not wait for the
+ * whole sync. */
+static void
+test_body_during_sync (Fixture       *fixture,
+                       gconstpointer  user_data)
+{
+  guint n_archived = GPOINTER_TO_UINT (user_data);
+  g_autoptr(MailerMessageList) list = NULL;
+  g_autoptr(GAsyncResult) run_result = NULL;
+  g_autoptr(GAsyncResult) body_result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MailerImapSync) other = NULL;
+  GAsyncResult *run_pending = NULL, *body_pending = NULL;
+  MailerImapSyncResult out = { 0, };
+  gint64 inbox, archive, opened;
+  guint archived_when_opened;
+
+  /* The inbox's summaries first, from another sync of the same store. */
+  mailer_account_set_prefetch_days (fixture->account, 0);
+  run_sync (fixture);
+  inbox = folder_id (fixture, MAILER_FOLDER_ROLE_INBOX);
+  archive = folder_id (fixture, MAILER_FOLDER_ROLE_ARCHIVE);
+  g_assert_cmpuint (count (fixture, archive), ==, n_archived);
+  list = mailer_message_list_new_for_folder (fixture->store, inbox, NULL);
+  opened = mailer_message_list_get_id (list, 0);
+
+  /* Archive's cache dropped (as if recreated): the next run fetches all
+   * of it again, window after window. */
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+    GAsyncResult *pending = NULL;
+    MailerStoreFolderState state = { 0, };
+
+    mailer_store_apply_server_state_async (fixture->store, archive, &state, TRUE, NULL, NULL, NULL,
+                                           mailer_test_store_result_cb, &pending);
+    result = mailer_test_wait_result (&pending, 10);
+    g_assert_true (mailer_store_apply_server_state_finish (fixture->store, result, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_cmpuint (count (fixture, archive), ==, 0);
+
+  mailer_imap_sync_run_async (fixture->sync, NULL, mailer_test_store_result_cb, &run_pending);
+  /* Once the sync is inside Archive, open an inbox message. */
+  while (count (fixture, archive) == 0)
+    g_main_context_iteration (NULL, TRUE);
+  archived_when_opened = count (fixture, archive);
+  mailer_imap_sync_fetch_body_async (fixture->sync, opened, NULL, mailer_test_store_result_cb, &body_pending);
+
+  body_result = mailer_test_wait_result (&body_pending, 30);
+  g_assert_true (mailer_imap_sync_fetch_body_finish (fixture->sync, body_result, &error));
+  g_assert_no_error (error);
+  g_test_message ("Opened with %u of %u archived summaries stored; %u when the body was stored",
+                  archived_when_opened, n_archived, count (fixture, archive));
+
+  run_result = mailer_test_wait_result (&run_pending, 60);
+  g_assert_true (mailer_imap_sync_run_finish (fixture->sync, run_result, &out, &error));
+  g_assert_no_error (error);
+
+  /* The body is the inbox message's; Archive holds its own messages, all
+   * of them, once each. */
+  {
+    g_autoptr(MailerMessage) message = mailer_store_load_message (fixture->store, opened, NULL);
+    g_autoptr(GBytes) raw = mailer_store_get_raw (fixture->store, opened, &error);
+    g_autoptr(MailerMessageList) archived = mailer_message_list_new_for_folder (fixture->store, archive, NULL);
+
+    g_assert_no_error (error);
+    g_assert_nonnull (raw);
+    g_assert_cmpint (mailer_message_get_body_state (message), ==, MAILER_BODY_STATE_COMPLETE);
+    g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (archived)), ==, n_archived);
+    for (guint i = 0; i < n_archived; i++)
+      {
+        g_autoptr(MailerMessage) item = g_list_model_get_item (G_LIST_MODEL (archived), i);
+
+        g_assert_true (g_str_has_prefix (mailer_message_get_subject (item), "Archived "));
+      }
+  }
+  g_assert_cmpuint (count (fixture, inbox), ==, fixture->n_seeded);
+}
+
 static void
 test_server_changes_reach_store (Fixture       *fixture,
                                  gconstpointer  user_data)
@@ -697,6 +788,59 @@ test_push (Fixture       *fixture,
           g_main_context_iteration (NULL, FALSE), g_usleep (1000);
       }
   }
+
+  /* The folder open in the window is watched too (IDLE on a second
+   * connection): another client files a message there, it shows. */
+  {
+    gint64 archive = folder_id (fixture, MAILER_FOLDER_ROLE_ARCHIVE);
+    guint before = count (fixture, archive);
+    g_autoptr(GBytes) filed = g_bytes_new_static ("Subject: Filed\r\nMessage-ID: <filed@example.org>\r\n\r\nhi\r\n", 53);
+    g_autoptr(GBytes) again = g_bytes_new_static ("Subject: Again\r\nMessage-ID: <again@example.org>\r\n\r\nhi\r\n", 53);
+
+    mailer_imap_sync_watch_folder (fixture->sync, archive);
+    for (int i = 0; i < 300; i++)
+      g_main_context_iteration (NULL, FALSE), g_usleep (1000);
+    start = g_get_monotonic_time ();
+    g_assert_true (mailer_test_dovecot_append (fixture->dovecot, USER, "Archive", filed, NULL, NULL, &error));
+    g_assert_no_error (error);
+    while (count (fixture, archive) != before + 1)
+      {
+        g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+        g_main_context_iteration (NULL, FALSE);
+        g_usleep (2000);
+      }
+    g_test_message ("New mail in the open folder in the store %.0f ms after delivery",
+                    (g_get_monotonic_time () - start) / 1000.0);
+
+    /* Opening it takes the watching connection out of IDLE for a moment;
+     * it goes back to watching after. */
+    {
+      g_autoptr(MailerMessage) message = find_by_subject (fixture, archive, "Filed");
+      g_autoptr(GAsyncResult) result = NULL;
+      GAsyncResult *pending = NULL;
+
+      g_assert_nonnull (message);
+      mailer_imap_sync_fetch_body_async (fixture->sync, mailer_message_get_id (message), NULL,
+                                         mailer_test_store_result_cb, &pending);
+      result = mailer_test_wait_result (&pending, 10);
+      g_assert_true (mailer_imap_sync_fetch_body_finish (fixture->sync, result, &error));
+      g_assert_no_error (error);
+    }
+    for (int i = 0; i < 300; i++)
+      g_main_context_iteration (NULL, FALSE), g_usleep (1000);
+    start = g_get_monotonic_time ();
+    g_assert_true (mailer_test_dovecot_append (fixture->dovecot, USER, "Archive", again, NULL, NULL, &error));
+    g_assert_no_error (error);
+    while (count (fixture, archive) != before + 2)
+      {
+        g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+        g_main_context_iteration (NULL, FALSE);
+        g_usleep (2000);
+      }
+    /* Not the inbox: no notification. */
+    g_assert_cmpuint (news.times, ==, 1);
+    mailer_imap_sync_watch_folder (fixture->sync, 0);
+  }
   mailer_imap_sync_stop_push (fixture->sync);
 }
 
@@ -834,6 +978,8 @@ main (int   argc,
   ADD ("server-changes-reach-store", test_server_changes_reach_store);
   ADD ("flag-conflicts", test_flag_conflicts);
   ADD ("append", test_append);
+  g_test_add ("/imap-sync/body-during-sync", Fixture, GUINT_TO_POINTER (6000), fixture_set_up,
+              test_body_during_sync, fixture_tear_down);
   ADD ("push", test_push);
   ADD ("uidvalidity-change", test_uidvalidity_change);
   ADD ("fetch-body", test_fetch_body);

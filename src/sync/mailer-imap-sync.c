@@ -15,6 +15,13 @@
  * Push: after a run the connection stays in IDLE on the inbox; anything the
  * server reports ends IDLE, the inbox is resynced, and IDLE resumes.  A
  * local change "kicks" the loop so the journal is replayed at once.
+ *
+ * Two connections per account: the sync's (runs, then IDLE on the inbox)
+ * and the reader's, for what the user is doing now: the body of a message
+ * being opened (never queued behind a long sync, and never selecting
+ * another folder under the sync's feet), and IDLE on the folder open in
+ * the window when that is not the inbox (mailer_imap_sync_watch_folder();
+ * a change there makes a run resync the inbox and that folder).
  */
 #include "config.h"
 
@@ -48,6 +55,21 @@ struct _MailerImapSync
   MailerImapClient *client;
   char *selected;               /* the selected mailbox, or NULL */
 
+  /* A second connection, so that what the user does now never waits for
+   * (or gets in the way of) a sync: bodies of messages being opened, and
+   * IDLE on the folder the user has open when that is not the inbox. */
+  MailerImapClient *reader;
+  char *reader_selected;
+  gboolean reader_idling;
+  gboolean reader_saw_change;
+  guint reader_busy;            /* body fetches under way */
+  gboolean reader_connecting;
+  gboolean reader_selecting;
+  GPtrArray *reader_waiters;    /* GTask: waiting for the connection being made */
+  guint reader_renew_id;
+  gint64 watched_id;            /* the open folder, or 0 */
+  char *watched_path;
+
   gboolean running;
   gboolean push;
   gboolean idling;
@@ -78,6 +100,9 @@ mailer_imap_sync_dispose (GObject *object)
   if (self->client != NULL)
     mailer_imap_client_disconnect (self->client);
   g_clear_object (&self->client);
+  if (self->reader != NULL)
+    mailer_imap_client_disconnect (self->reader);
+  g_clear_object (&self->reader);
 
   G_OBJECT_CLASS (mailer_imap_sync_parent_class)->dispose (object);
 }
@@ -93,6 +118,8 @@ mailer_imap_sync_finalize (GObject *object)
     memset (self->password, 0, strlen (self->password));
   g_clear_pointer (&self->password, g_free);
   g_clear_pointer (&self->selected, g_free);
+  g_clear_pointer (&self->reader_selected, g_free);
+  g_clear_pointer (&self->watched_path, g_free);
 
   G_OBJECT_CLASS (mailer_imap_sync_parent_class)->finalize (object);
 }
@@ -1418,7 +1445,8 @@ sync_next_folder (GTask *task)
     {
       FolderInfo *folder = g_ptr_array_index (data->folders, data->folder_index);
 
-      if (folder->selectable && (!data->inbox_only || folder->role == MAILER_FOLDER_ROLE_INBOX))
+      if (folder->selectable && (!data->inbox_only || folder->role == MAILER_FOLDER_ROLE_INBOX ||
+                                 (self->watched_id != 0 && folder->id == self->watched_id)))
         {
           g_autofree char *status = g_strdup_printf ("Checking %s", folder->path);
 
@@ -2821,31 +2849,83 @@ connected_cb (GObject      *source,
 }
 
 /* Makes sure self->client is connected and logged in. */
+/* The reader's connection is made (or not): everyone waiting hears. */
+static void
+reader_line_ready_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  MailerImapSync *self = MAILER_IMAP_SYNC (source);
+  g_autoptr(GPtrArray) waiters = g_steal_pointer (&self->reader_waiters);
+  g_autoptr(GError) error = NULL;
+
+  self->reader_connecting = FALSE;
+  if (!g_task_propagate_boolean (G_TASK (result), &error) && self->reader != NULL)
+    {
+      mailer_imap_client_disconnect (self->reader);
+      g_clear_object (&self->reader);
+    }
+  for (guint i = 0; waiters != NULL && i < waiters->len; i++)
+    {
+      GTask *waiter = g_ptr_array_index (waiters, i);
+
+      if (error != NULL)
+        g_task_return_error (waiter, g_error_copy (error));
+      else
+        g_task_return_boolean (waiter, TRUE);
+    }
+}
+
+static void
+connect_line_async (MailerImapSync      *self,
+                    gboolean             reader,
+                    GCancellable        *cancellable,
+                    GAsyncReadyCallback  callback,
+                    gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(MailerConnection) connection = NULL;
+  MailerImapClient **client = reader ? &self->reader : &self->client;
+
+  if (*client != NULL && mailer_imap_client_is_connected (*client))
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (reader)
+    {
+      /* One connection at a time: a body asked for while the line is
+       * being connected waits for that. */
+      if (self->reader_waiters == NULL)
+        self->reader_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+      g_ptr_array_add (self->reader_waiters, g_steal_pointer (&task));
+      if (self->reader_connecting)
+        return;
+      self->reader_connecting = TRUE;
+      task = g_task_new (self, NULL, reader_line_ready_cb, NULL);
+    }
+  if (*client != NULL)
+    mailer_imap_client_disconnect (*client);
+  g_clear_object (client);
+  g_clear_pointer (reader ? &self->reader_selected : &self->selected, g_free);
+
+  connection = mailer_connection_new (mailer_account_get_host (self->account),
+                                      mailer_account_get_port (self->account),
+                                      mailer_account_get_security (self->account));
+  mailer_connection_set_pinned_certificate (connection, mailer_account_get_pinned_certificate (self->account));
+  *client = mailer_imap_client_new (connection);
+  /* The reader's connection serves more than the one who asked first:
+   * not cancelled with its request. */
+  mailer_imap_client_connect_async (*client, reader ? NULL : cancellable, connected_cb, g_object_ref (task));
+}
+
 static void
 ensure_connected_async (MailerImapSync      *self,
                         GCancellable        *cancellable,
                         GAsyncReadyCallback  callback,
                         gpointer             user_data)
 {
-  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  g_autoptr(MailerConnection) connection = NULL;
-
-  if (self->client != NULL && mailer_imap_client_is_connected (self->client))
-    {
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-  if (self->client != NULL)
-    mailer_imap_client_disconnect (self->client);
-  g_clear_object (&self->client);
-  g_clear_pointer (&self->selected, g_free);
-
-  connection = mailer_connection_new (mailer_account_get_host (self->account),
-                                      mailer_account_get_port (self->account),
-                                      mailer_account_get_security (self->account));
-  mailer_connection_set_pinned_certificate (connection, mailer_account_get_pinned_certificate (self->account));
-  self->client = mailer_imap_client_new (connection);
-  mailer_imap_client_connect_async (self->client, cancellable, connected_cb, g_object_ref (task));
+  connect_line_async (self, FALSE, cancellable, callback, user_data);
 }
 
 static gboolean
@@ -3039,17 +3119,18 @@ body_selected_cb (GObject      *source,
       response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
       if (response == NULL)
         {
+          g_clear_pointer (&self->reader_selected, g_free);
           g_task_return_error (task, error);
           return;
         }
-      g_free (self->selected);
-      self->selected = g_strdup (data->path);
+      g_free (self->reader_selected);
+      self->reader_selected = g_strdup (data->path);
     }
 
   command = mailer_imap_command_new ("UID FETCH");
   mailer_imap_command_add_number (command, data->uid);
   mailer_imap_command_add_raw (command, "(UID BODY.PEEK[])", NULL);
-  mailer_imap_client_run_async (self->client, command, body_untagged, task, g_task_get_cancellable (task),
+  mailer_imap_client_run_async (self->reader, command, body_untagged, task, g_task_get_cancellable (task),
                                 body_fetched_cb, g_object_ref (task));
 }
 
@@ -3064,27 +3145,40 @@ body_connected_cb (GObject      *source,
   MailerImapCommand *command;
   GError *error = NULL;
 
-  if (!ensure_connected_finish (self, result, &error))
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       g_task_return_error (task, error);
       return;
     }
-  if (g_strcmp0 (self->selected, data->path) == 0)
+  if (g_strcmp0 (self->reader_selected, data->path) == 0)
     {
       body_selected_cb (NULL, NULL, g_object_ref (task));
       return;
     }
-  command = mailer_imap_command_new ("SELECT");
-  mailer_imap_command_add_mailbox (command, data->path, mailer_imap_client_get_utf8_accepted (self->client), NULL);
-  mailer_imap_client_run_async (self->client, command, NULL, NULL, g_task_get_cancellable (task),
+  /* EXAMINE: reading never changes the folder (\Recent stays). */
+  command = mailer_imap_command_new ("EXAMINE");
+  mailer_imap_command_add_mailbox (command, data->path, mailer_imap_client_get_utf8_accepted (self->reader), NULL);
+  mailer_imap_client_run_async (self->reader, command, NULL, NULL, g_task_get_cancellable (task),
                                 body_selected_cb, g_object_ref (task));
+}
+
+static void reader_idle (MailerImapSync *self);
+
+static void
+body_completed_cb (GTask          *task,
+                   GParamSpec     *pspec,
+                   MailerImapSync *self)
+{
+  self->reader_busy--;
+  reader_idle (self);
 }
 
 /**
  * mailer_imap_sync_fetch_body_async:
  *
  * Downloads the whole of a message whose summary alone is stored, for
- * reading (and from then on offline).
+ * reading (and from then on offline).  It comes on a connection of its
+ * own: a sync under way neither delays it nor is disturbed by it.
  */
 void
 mailer_imap_sync_fetch_body_async (MailerImapSync      *self,
@@ -3121,9 +3215,12 @@ mailer_imap_sync_fetch_body_async (MailerImapSync      *self,
     }
   data->uid = uid;
   data->path = g_strdup (mailer_folder_get_path (folder));
-  if (self->idling && self->client != NULL)
-    mailer_imap_client_idle_done (self->client);
-  ensure_connected_async (self, cancellable, body_connected_cb, g_object_ref (task));
+
+  self->reader_busy++;
+  g_signal_connect_object (task, "notify::completed", G_CALLBACK (body_completed_cb), self, 0);
+  if (self->reader_idling && self->reader != NULL)
+    mailer_imap_client_idle_done (self->reader);
+  connect_line_async (self, TRUE, cancellable, body_connected_cb, g_object_ref (task));
 }
 
 gboolean
@@ -3177,6 +3274,7 @@ push_run_cb (GObject      *source,
     }
   self->retry_delay = 5;
   push_idle (self);
+  reader_idle (self);
 }
 
 static void
@@ -3309,8 +3407,11 @@ mailer_imap_sync_stop_push (MailerImapSync *self)
   self->push = FALSE;
   g_clear_handle_id (&self->renew_id, g_source_remove);
   g_clear_handle_id (&self->retry_id, g_source_remove);
+  g_clear_handle_id (&self->reader_renew_id, g_source_remove);
   if (self->idling && self->client != NULL)
     mailer_imap_client_idle_done (self->client);
+  if (self->reader_idling && self->reader != NULL)
+    mailer_imap_client_idle_done (self->reader);
   if (self->push_cancellable != NULL)
     g_cancellable_cancel (self->push_cancellable);
   g_clear_object (&self->push_cancellable);
@@ -3338,4 +3439,182 @@ mailer_imap_sync_kick (MailerImapSync *self)
       g_clear_handle_id (&self->retry_id, g_source_remove);
       retry_cb (self);
     }
+}
+
+/* Push on the open folder, on the reader's connection */
+
+static void
+reader_idle_finished_cb (GObject      *source,
+                         GAsyncResult *result,
+                         gpointer      user_data)
+{
+  g_autoptr(MailerImapSync) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean changed = self->reader_saw_change;
+
+  self->reader_idling = FALSE;
+  self->reader_saw_change = FALSE;
+  g_clear_handle_id (&self->reader_renew_id, g_source_remove);
+  if (!mailer_imap_client_idle_finish (MAILER_IMAP_CLIENT (source), result, &error))
+    {
+      /* Lost: the inbox's push loop reconnects, and this one follows it
+       * after its next successful run. */
+      g_clear_pointer (&self->reader_selected, g_free);
+      return;
+    }
+  /* Something changed there: a run resyncs the inbox and the open folder. */
+  if (changed)
+    mailer_imap_sync_kick (self);
+  reader_idle (self);
+}
+
+static void
+reader_untagged_cb (MailerImapClient         *client,
+                    const MailerImapResponse *response,
+                    MailerImapSync           *self)
+{
+  if (!self->reader_idling)
+    return;
+  if (g_strcmp0 (response->name, "EXISTS") == 0 || g_strcmp0 (response->name, "EXPUNGE") == 0 ||
+      g_strcmp0 (response->name, "FETCH") == 0 || g_strcmp0 (response->name, "VANISHED") == 0)
+    {
+      self->reader_saw_change = TRUE;
+      mailer_imap_client_idle_done (client);
+    }
+  else if (response->status == MAILER_IMAP_STATUS_BYE)
+    mailer_imap_client_idle_done (client);
+}
+
+static gboolean
+reader_renew_cb (gpointer user_data)
+{
+  MailerImapSync *self = user_data;
+
+  self->reader_renew_id = 0;
+  if (self->reader_idling && self->reader != NULL)
+    mailer_imap_client_idle_done (self->reader);
+  return G_SOURCE_REMOVE;
+}
+
+typedef struct
+{
+  MailerImapSync *self;
+  char *path;
+} ReaderSelect;
+
+static void
+reader_selected_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  ReaderSelect *select = user_data;
+  g_autoptr(MailerImapSync) self = select->self;
+  g_autofree char *path = select->path;
+  g_autoptr(MailerImapResponse) response = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_free (select);
+  self->reader_selecting = FALSE;
+  response = mailer_imap_client_run_finish (MAILER_IMAP_CLIENT (source), result, &error);
+  g_clear_pointer (&self->reader_selected, g_free);
+  if (response == NULL)
+    {
+      g_debug ("Watching %s stopped: %s", path, error->message);
+      return;
+    }
+  self->reader_selected = g_steal_pointer (&path);
+  reader_idle (self);
+}
+
+static void
+reader_connected_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(MailerImapSync) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->reader_selecting = FALSE;
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_debug ("Watching the open folder stopped: %s", error->message);
+      return;
+    }
+  reader_idle (self);
+}
+
+/* IDLE on the open folder when it is not the inbox (whose IDLE is on the
+ * sync's connection), between body fetches. */
+static void
+reader_idle (MailerImapSync *self)
+{
+  if (!self->push || self->watched_path == NULL || self->reader_idling || self->reader_selecting ||
+      self->reader_busy > 0)
+    return;
+  if (self->reader == NULL || !mailer_imap_client_is_connected (self->reader))
+    {
+      self->reader_selecting = TRUE;
+      connect_line_async (self, TRUE, self->push_cancellable, reader_connected_cb, g_object_ref (self));
+      return;
+    }
+  /* Without IDLE, the periodic runs check the open folder too. */
+  if (!mailer_imap_client_has_capability (self->reader, "IDLE"))
+    return;
+  if (g_strcmp0 (self->reader_selected, self->watched_path) != 0)
+    {
+      MailerImapCommand *command = mailer_imap_command_new ("EXAMINE");
+      ReaderSelect *select = g_new0 (ReaderSelect, 1);
+
+      select->self = g_object_ref (self);
+      select->path = g_strdup (self->watched_path);
+      mailer_imap_command_add_mailbox (command, self->watched_path,
+                                       mailer_imap_client_get_utf8_accepted (self->reader), NULL);
+      self->reader_selecting = TRUE;
+      mailer_imap_client_run_async (self->reader, command, NULL, NULL, self->push_cancellable,
+                                    reader_selected_cb, select);
+      return;
+    }
+
+  g_signal_handlers_disconnect_by_func (self->reader, reader_untagged_cb, self);
+  g_signal_connect_object (self->reader, "untagged", G_CALLBACK (reader_untagged_cb), self, 0);
+  self->reader_idling = TRUE;
+  self->reader_renew_id = g_timeout_add_seconds (IDLE_RENEW_SECONDS, reader_renew_cb, self);
+  mailer_imap_client_idle_async (self->reader, self->push_cancellable, reader_idle_finished_cb,
+                                 g_object_ref (self));
+}
+
+/**
+ * mailer_imap_sync_watch_folder:
+ * @folder_id: the folder the user has open, or 0
+ *
+ * With push on, changes on the server to the folder the user is looking
+ * at show within seconds too, not only the inbox's: IDLE on it, on a
+ * connection of its own, and each push run resyncs it with the inbox.
+ */
+void
+mailer_imap_sync_watch_folder (MailerImapSync *self,
+                               gint64          folder_id)
+{
+  g_autoptr(MailerFolder) folder = NULL;
+
+  g_return_if_fail (MAILER_IS_IMAP_SYNC (self));
+
+  if (folder_id != 0)
+    folder = mailer_store_get_folder (self->store, folder_id, NULL);
+  if (folder != NULL && (mailer_folder_get_account_id (folder) != mailer_account_get_id (self->account) ||
+                         mailer_folder_get_role (folder) == MAILER_FOLDER_ROLE_INBOX))
+    g_clear_object (&folder);
+  if (folder == NULL && self->watched_id == 0)
+    return;
+  if (folder != NULL && folder_id == self->watched_id)
+    return;
+
+  self->watched_id = folder != NULL ? folder_id : 0;
+  g_free (self->watched_path);
+  self->watched_path = folder != NULL ? g_strdup (mailer_folder_get_path (folder)) : NULL;
+  /* Out of IDLE on the old one; reader_idle () goes on with the new. */
+  if (self->reader_idling && self->reader != NULL)
+    mailer_imap_client_idle_done (self->reader);
+  else
+    reader_idle (self);
 }

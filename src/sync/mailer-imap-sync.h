@@ -53,5 +53,7 @@ gboolean        mailer_imap_sync_fetch_body_finish (MailerImapSync        *self,
 void            mailer_imap_sync_start_push        (MailerImapSync        *self);
 void            mailer_imap_sync_stop_push         (MailerImapSync        *self);
 void            mailer_imap_sync_kick              (MailerImapSync        *self);
+void            mailer_imap_sync_watch_folder      (MailerImapSync        *self,
+                                                    gint64                 folder_id);
 
 G_END_DECLS

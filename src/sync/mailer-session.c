@@ -23,6 +23,7 @@ struct _MailerSession
   GHashTable *running;     /* MailerAccount -> GCancellable of its sync */
   GHashTable *timers;      /* MailerAccount -> GSource id of its periodic check */
   GHashTable *imap;        /* MailerAccount -> MailerImapSync, kept for push */
+  gint64 watched_folder;   /* the folder open in the window, or 0 */
   gboolean push;
   gboolean periodic;
   GNetworkMonitor *monitor;
@@ -771,6 +772,7 @@ password_cb (GObject      *source,
           imap = mailer_imap_sync_new (self->store, account, password);
           g_hash_table_insert (self->imap, g_object_ref (account), imap);
           g_signal_connect_object (imap, "new-mail", G_CALLBACK (imap_new_mail_cb), self, 0);
+          mailer_imap_sync_watch_folder (imap, self->watched_folder);
         }
       mailer_secrets_free_password (password);
       mailer_imap_sync_run_async (imap, g_hash_table_lookup (self->running, account),
@@ -967,6 +969,28 @@ mailer_session_set_push (MailerSession *self,
       else
         mailer_imap_sync_stop_push (sync);
     }
+}
+
+/**
+ * mailer_session_watch_folder:
+ * @folder_id: the folder the user has open, or 0
+ *
+ * With push on, the open folder of an IMAP account is kept in step as
+ * things happen on the server, like the inbox.
+ */
+void
+mailer_session_watch_folder (MailerSession *self,
+                             gint64         folder_id)
+{
+  GHashTableIter iter;
+  gpointer sync;
+
+  g_return_if_fail (MAILER_IS_SESSION (self));
+
+  self->watched_folder = folder_id;
+  g_hash_table_iter_init (&iter, self->imap);
+  while (g_hash_table_iter_next (&iter, NULL, &sync))
+    mailer_imap_sync_watch_folder (sync, folder_id);
 }
 
 /**

@@ -56,6 +56,8 @@ void           mailer_session_set_periodic_checks   (MailerSession        *self,
 
 void           mailer_session_set_push              (MailerSession        *self,
                                                      gboolean              enabled);
+void           mailer_session_watch_folder          (MailerSession        *self,
+                                                     gint64                folder_id);
 void           mailer_session_set_network_monitor   (MailerSession        *self,
                                                      GNetworkMonitor      *monitor);
 gboolean       mailer_session_get_online            (MailerSession        *self);

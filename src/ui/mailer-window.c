@@ -886,6 +886,7 @@ show_folder (MailerWindow *self,
     }
 
   g_set_object (&self->current_folder, folder);
+  mailer_session_watch_folder (self->session, mailer_folder_get_id (folder));
   show_list (self, list);
   adw_window_title_set_title (self->content_title, mailer_folder_get_display_name (folder));
   {

@@ -47,6 +47,7 @@ struct _MailerImapClient
   GQueue writes;             /* GBytes */
   gboolean writing;
   gboolean reading;
+  gboolean started;           /* the read loop runs (also while it dispatches) */
   gboolean paused;
   GCancellable *cancellable; /* for the read loop and writes */
   guint8 *buffer;
@@ -180,7 +181,9 @@ gboolean
 mailer_imap_client_is_connected (MailerImapClient *self)
 {
   g_return_val_if_fail (MAILER_IS_IMAP_CLIENT (self), FALSE);
-  return self->broken == NULL && self->reading;
+  /* Not only while a read is pending: also while what it read is being
+   * dispatched (a command's callback asking runs then). */
+  return self->broken == NULL && self->started;
 }
 
 guint64
@@ -539,6 +542,7 @@ read_more (MailerImapClient *self)
   if (self->broken != NULL && !g_error_matches (self->broken, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_BYE))
     return;
   self->reading = TRUE;
+  self->started = TRUE;
   g_input_stream_read_async (input, self->buffer, READ_SIZE, G_PRIORITY_DEFAULT, self->cancellable,
                              read_done_cb, g_object_ref (self));
 }
