@@ -439,8 +439,8 @@ test_bye_mid_fetch (Fixture       *fixture,
   script_summary (fixture, 2, 2);
   script (fixture, "S: * BYE Server shutting down for maintenance\nCLOSE\n---\n");
 
+  /* The folders are known: the inbox first, then LIST. */
   script_login (fixture, "IMAP4rev1");
-  script_list (fixture, NULL);
   script_select (fixture, "INBOX", 3, 4);
   script_search (fixture, "1 2 3");
   script_fetch_summaries (fixture, "1:3");
@@ -448,6 +448,7 @@ test_bye_mid_fetch (Fixture       *fixture,
   script_summary (fixture, 2, 2);
   script_summary (fixture, 3, 3);
   script (fixture, "S: $tag OK Fetch completed\n");
+  script_list (fixture, NULL);
   start_server (fixture);
 
   g_assert_false (run_sync (fixture, &out, &error));
@@ -494,7 +495,6 @@ test_expunge_mid_fetch (Fixture       *fixture,
   script (fixture, "S: $tag OK Fetch completed\n---\n");
 
   script_login (fixture, "IMAP4rev1");
-  script_list (fixture, NULL);
   script_select (fixture, "INBOX", 2, 4);
   script (fixture,
           "C: $tag UID FETCH 1:3 (UID FLAGS)\n"
@@ -502,6 +502,7 @@ test_expunge_mid_fetch (Fixture       *fixture,
           "S: * 2 FETCH (UID 3 FLAGS (\\Seen))\n"
           "S: $tag OK Fetch completed\n");
   script_search (fixture, "2 3");
+  script_list (fixture, NULL);
   start_server (fixture);
 
   g_assert_true (run_sync (fixture, &out, &error));
@@ -636,9 +637,8 @@ test_replay_select_refused (Fixture       *fixture,
   script_summary (fixture, 1, 1);
   script (fixture, "S: $tag OK Fetch completed\n---\n");
 
-  /* The second: the replay, then the resync. */
+  /* The second: the replay, then the resync: the inbox, LIST, the rest. */
   script_login (fixture, "IMAP4rev1");
-  script_list (fixture, "Locked");
   script (fixture,
           "C: $tag SELECT \"INBOX\"\n"
           "S: $tag OK [READ-WRITE] Select completed\n"
@@ -657,6 +657,7 @@ test_replay_select_refused (Fixture       *fixture,
           "S: * 2 FETCH (UID 2 FLAGS (\\Seen \\Flagged))\n"
           "S: $tag OK Fetch completed\n");
   script_search (fixture, "1 2");
+  script_list (fixture, "Locked");
   script (fixture,
           "C: $tag SELECT \"Locked\"\n"
           "S: $tag NO [UNAVAILABLE] Mailbox is locked\n");
@@ -1096,7 +1097,6 @@ test_refused_copy_keeps_original (Fixture       *fixture,
   script (fixture, "---\n");
 
   script_login (fixture, "IMAP4rev1 UIDPLUS");
-  script_list (fixture, "Archive");
   script (fixture,
           "C: $tag SELECT \"INBOX\"\n"
           "S: $tag OK [READ-WRITE] Select completed\n"
@@ -1107,6 +1107,7 @@ test_refused_copy_keeps_original (Fixture       *fixture,
   script_fetch_summaries (fixture, "1");
   script_summary (fixture, 1, 1);
   script (fixture, "S: $tag OK Fetch completed\n");
+  script_list (fixture, "Archive");
   script_select (fixture, "Archive", 0, 1);
   script_search (fixture, "");
   start_server (fixture);

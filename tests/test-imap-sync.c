@@ -641,6 +641,10 @@ test_server_changes_reach_store (Fixture       *fixture,
   flagged_uid = server_uid_of (fixture, "INBOX", 0);
   expunged_uid = server_uid_of (fixture, "INBOX", 1);
 
+  /* Another client also makes a folder: the run lists it (after the
+   * inbox) and syncs it. */
+  g_assert_true (mailer_test_dovecot_create_mailbox (fixture->dovecot, USER, "Projects", &error));
+  g_assert_no_error (error);
   g_assert_true (mailer_test_dovecot_add_flags (fixture->dovecot, USER, "INBOX", flagged_uid, "\\Seen \\Flagged $Work", &error));
   g_assert_true (mailer_test_dovecot_expunge (fixture->dovecot, USER, "INBOX", expunged_uid, &error));
   g_assert_true (mailer_test_dovecot_append (fixture->dovecot, USER, "INBOX", late, NULL, NULL, &error));
@@ -649,6 +653,15 @@ test_server_changes_reach_store (Fixture       *fixture,
   out = run_sync (fixture);
   g_assert_cmpuint (out.n_new, ==, 1);
   g_assert_cmpuint (out.n_vanished, ==, 1);
+  {
+    g_autoptr(GPtrArray) folders = mailer_store_list_folders (fixture->store, mailer_account_get_id (fixture->account), NULL);
+    gboolean found = FALSE;
+
+    for (guint i = 0; i < folders->len; i++)
+      found |= g_strcmp0 (mailer_folder_get_path (folders->pdata[i]), "Projects") == 0;
+    g_assert_true (found);
+    g_assert_cmpuint (out.n_folders, ==, folders->len);
+  }
   g_assert_cmpuint (out.n_flag_changes, >=, 1);
   g_assert_cmpuint (count (fixture, inbox), ==, fixture->n_seeded);
 

@@ -546,6 +546,9 @@ typedef struct
 {
   MailerImapSyncResult result;
   gboolean inbox_only;
+  gboolean listed;           /* LIST ran in this run */
+  gboolean replayed;         /* the journal was replayed in this run */
+  GHashTable *synced;        /* ids of the folders resynced in this run */
   GPtrArray *folders;        /* FolderInfo */
   GHashTable *by_id;         /* id -> FolderInfo */
   guint folder_index;
@@ -602,6 +605,7 @@ run_data_free (RunData *data)
   g_clear_pointer (&data->modified, g_array_unref);
   g_clear_pointer (&data->server_state, g_array_unref);
   g_clear_pointer (&data->fs, folder_sync_free);
+  g_clear_pointer (&data->synced, g_hash_table_unref);
   g_free (data);
 }
 
@@ -624,6 +628,7 @@ run_fail (GTask  *task,
 }
 
 static void sync_next_folder (GTask *task);
+static void list_folders (GTask *task);
 static void replay_next (GTask *task);
 
 /* Running commands */
@@ -1445,9 +1450,15 @@ sync_next_folder (GTask *task)
     {
       FolderInfo *folder = g_ptr_array_index (data->folders, data->folder_index);
 
-      if (folder->selectable && (!data->inbox_only || folder->role == MAILER_FOLDER_ROLE_INBOX ||
-                                 (self->watched_id != 0 && folder->id == self->watched_id)))
+      /* Before LIST (see run_connected_cb), or in a push run: the inbox,
+       * and the folder open in the window. */
+      gboolean early = !data->listed || data->inbox_only;
+
+      if (folder->selectable && !g_hash_table_contains (data->synced, &folder->id) &&
+          (!early || folder->role == MAILER_FOLDER_ROLE_INBOX ||
+           (self->watched_id != 0 && folder->id == self->watched_id)))
         {
+          g_hash_table_add (data->synced, g_memdup2 (&folder->id, sizeof (gint64)));
           g_autofree char *status = g_strdup_printf ("Checking %s", folder->path);
 
           mailer_account_set_status_message (self->account, status);
@@ -1455,6 +1466,13 @@ sync_next_folder (GTask *task)
           return;
         }
       data->folder_index++;
+    }
+
+  /* The inbox is done: now the folder list, and the other folders. */
+  if (!data->listed && !data->inbox_only)
+    {
+      list_folders (task);
+      return;
     }
 
   self->running = FALSE;
@@ -2570,6 +2588,7 @@ replay_journal (GTask *task)
       run_fail (task, error);
       return;
     }
+  data->replayed = TRUE;
   data->journal_done = g_array_new (FALSE, FALSE, sizeof (gint64));
   data->group_uids = g_array_new (FALSE, FALSE, sizeof (guint32));
   data->gone_folders = g_hash_table_new (NULL, NULL);
@@ -2685,7 +2704,11 @@ folders_saved (GTask *task)
           break;
         }
     }
-  replay_journal (task);
+  data->folder_index = 0;
+  if (data->replayed)
+    sync_next_folder (task);
+  else
+    replay_journal (task);
 }
 
 static void
@@ -2786,6 +2809,9 @@ listed_cb (GObject      *source,
       return;
     }
   g_ptr_array_sort (entries, compare_depth);
+  data->listed = TRUE;
+  g_clear_pointer (&data->folders, g_ptr_array_unref);
+  g_clear_pointer (&data->by_id, g_hash_table_unref);
   data->folders = g_ptr_array_new_with_free_func ((GDestroyNotify) folder_info_free);
   data->by_id = g_hash_table_new (g_int64_hash, g_int64_equal);
   save_next_folder (task);
@@ -2936,6 +2962,44 @@ ensure_connected_finish (MailerImapSync  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* The folders the store knows for the account, as the last LIST left
+ * them; FALSE when there is no inbox among them (a first run). */
+static gboolean
+known_folders (GTask *task)
+{
+  MailerImapSync *self = g_task_get_source_object (task);
+  RunData *data = g_task_get_task_data (task);
+  g_autoptr(GPtrArray) folders = mailer_store_list_folders (self->store, mailer_account_get_id (self->account), NULL);
+  gboolean inbox = FALSE;
+
+  if (folders == NULL)
+    return FALSE;
+  for (guint i = 0; i < folders->len; i++)
+    if (mailer_folder_get_role (folders->pdata[i]) == MAILER_FOLDER_ROLE_INBOX)
+      inbox = TRUE;
+  if (!inbox)
+    return FALSE;
+
+  data->folders = g_ptr_array_new_with_free_func ((GDestroyNotify) folder_info_free);
+  data->by_id = g_hash_table_new (g_int64_hash, g_int64_equal);
+  for (guint i = 0; i < folders->len; i++)
+    {
+      MailerFolder *folder = folders->pdata[i];
+      FolderInfo *info = g_new0 (FolderInfo, 1);
+
+      info->id = mailer_folder_get_id (folder);
+      info->path = g_strdup (mailer_folder_get_path (folder));
+      info->role = mailer_folder_get_role (folder);
+      info->selectable = TRUE;
+      if (info->role == MAILER_FOLDER_ROLE_INBOX)
+        g_ptr_array_insert (data->folders, 0, info);
+      else
+        g_ptr_array_add (data->folders, info);
+      g_hash_table_insert (data->by_id, &info->id, info);
+    }
+  return TRUE;
+}
+
 static void
 run_connected_cb (GObject      *source,
                   GAsyncResult *result,
@@ -2951,7 +3015,17 @@ run_connected_cb (GObject      *source,
       return;
     }
   mailer_account_set_connection_state (self->account, MAILER_CONNECTION_STATE_SYNCING);
-  list_folders (task);
+  /* Folders known from before: the journal and the inbox first, with
+   * what the store knows of the folders, then LIST for what changed (it
+   * also costs the server: Dovecot opens a large inbox several times
+   * slower after a LIST).  A push run does without LIST; the periodic
+   * runs see new folders. */
+  if (!known_folders (task))
+    {
+      list_folders (task);
+      return;
+    }
+  replay_journal (task);
 }
 
 static void
@@ -2974,6 +3048,7 @@ start_run (MailerImapSync      *self,
   self->running = TRUE;
   data = g_new0 (RunData, 1);
   data->inbox_only = inbox_only;
+  data->synced = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   g_task_set_task_data (task, data, (GDestroyNotify) run_data_free);
 
   if (self->client == NULL || !mailer_imap_client_is_connected (self->client))
