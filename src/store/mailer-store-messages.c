@@ -547,20 +547,9 @@ assign_thread (MailerStore              *self,
 
   if (thread == 0)
     {
-      STMT_OR_FAIL (stmt, self, "SELECT coalesce (max (thread_id), 0) + 1 FROM messages");
-
-      if (sqlite3_step (stmt) == SQLITE_ROW)
-        thread = sqlite3_column_int64 (stmt, 0);
-      sqlite3_reset (stmt);
-      /* thread_refs may hold ids of conversations whose messages are all
-       * gone; never reuse one. */
-      {
-        STMT_OR_FAIL (refs, self, "SELECT coalesce (max (thread_id), 0) + 1 FROM thread_refs");
-
-        if (sqlite3_step (refs) == SQLITE_ROW)
-          thread = MAX (thread, sqlite3_column_int64 (refs, 0));
-        sqlite3_reset (refs);
-      }
+      thread = _mailer_store_next_thread_id (self, error);
+      if (thread == 0)
+        return FALSE;
     }
 
   for (guint i = 0; i < found->len; i++)
@@ -588,8 +577,9 @@ assign_thread (MailerStore              *self,
   if (subject_key[0] != '\0')
     {
       STMT_OR_FAIL (stmt, self,
-                    "INSERT OR REPLACE INTO thread_subjects (account_id, subject, thread_id)"
-                    " VALUES (?1, ?2, ?3)");
+                    "INSERT INTO thread_subjects (account_id, subject, thread_id) VALUES (?1, ?2, ?3)"
+                    " ON CONFLICT DO UPDATE SET thread_id = excluded.thread_id"
+                    " WHERE thread_id != excluded.thread_id");
 
       sqlite3_bind_int64 (stmt, 1, account_id);
       _mailer_store_bind_text (stmt, 2, subject_key);

@@ -59,6 +59,9 @@ void                _mailer_store_add_row_change   (GArray                *rows,
 char               *_mailer_store_fold_for_search  (const char            *text);
 
 /* The text pass (mailer-store-indexer.c). */
+gint64              _mailer_store_next_thread_id   (MailerStore           *self,
+                                                    GError               **error);
+
 typedef struct _MailerStoreIndexer MailerStoreIndexer;
 
 MailerStoreIndexer *_mailer_store_get_indexer      (MailerStore           *self);

@@ -40,6 +40,7 @@ struct _MailerStore
   GHashTable *live;             /* owner's thread: id -> MailerMessage (weak) */
   MailerStoreIndexer *indexer;  /* owner's thread */
   int wal_pages;                /* writer thread: frames in the WAL */
+  gint64 next_thread;           /* writer thread, within a transaction: 0 = not read yet */
 };
 
 /* The writer copies the WAL into the database when it has nothing else to
@@ -322,6 +323,45 @@ char *
 mailer_store_get_default_dir (void)
 {
   return g_build_filename (g_get_user_data_dir (), "mailer", NULL);
+}
+
+/* A new conversation id, never one used before (thread_refs may hold ids
+ * of conversations whose messages are all gone).  Read from the database
+ * once per transaction, which has the database to itself (BEGIN
+ * IMMEDIATE), then counted: a header sync starts thousands of
+ * conversations per transaction.  Writer thread only. */
+gint64
+_mailer_store_next_thread_id (MailerStore  *self,
+                              GError      **error)
+{
+  if (self->next_thread == 0)
+    {
+      static const char * const queries[] = {
+        "SELECT coalesce (max (thread_id), 0) + 1 FROM messages",
+        "SELECT coalesce (max (thread_id), 0) + 1 FROM thread_refs",
+      };
+      gint64 next = 1;
+
+      for (guint i = 0; i < G_N_ELEMENTS (queries); i++)
+        {
+          sqlite3_stmt *stmt = _mailer_store_write_stmt (self, queries[i], error);
+          int rc;
+
+          if (stmt == NULL)
+            return 0;
+          rc = sqlite3_step (stmt);
+          if (rc == SQLITE_ROW)
+            next = MAX (next, sqlite3_column_int64 (stmt, 0));
+          sqlite3_reset (stmt);
+          if (rc != SQLITE_ROW)
+            {
+              _mailer_store_set_error (error, self->write_db, rc, "Threading a message");
+              return 0;
+            }
+        }
+      self->next_thread = next;
+    }
+  return self->next_thread++;
 }
 
 /**
@@ -711,6 +751,8 @@ run_batch (MailerStore *self,
               continue;
             }
           open = TRUE;
+          /* Another process may have written since the last transaction. */
+          self->next_thread = 0;
         }
 
       mark = mark_pending (self);
