@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <adwaita.h>
+#include <string.h>
 
 #include "mailer-account-row.h"
 #include "mailer-message-row.h"
@@ -189,6 +190,23 @@ test_window_messages (void)
         g_main_context_iteration (NULL, FALSE), g_usleep (1000);
       g_assert_false (mailer_message_get_unread (first));
     }
+
+  /* A reply: what it quotes is fainter than what it says. */
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autoptr(MailerMessage) message = g_list_model_get_item (G_LIST_MODEL (list_selection), i);
+
+      if (!g_str_has_prefix (mailer_message_get_subject (message), "Re: Moving the build server"))
+        continue;
+      gtk_selection_model_select_item (list_selection, i, TRUE);
+      g_main_context_iteration (NULL, FALSE);
+      g_assert_nonnull (strstr (mailer_window_get_reader_body (window),
+                                "<span fgalpha=\"60%\">&gt; Hi all,</span>"));
+      mailer_test_ui_save_screenshot (GTK_WIDGET (window), "window-reader-quoted");
+      break;
+    }
+  gtk_selection_model_select_item (list_selection, 0, TRUE);
+  g_main_context_iteration (NULL, FALSE);
 
   /* Flag it, then delete it: it moves to the Trash, out of the inbox. */
   g_assert_false (mailer_message_get_flagged (first));

@@ -15,6 +15,7 @@
 #include "mailer-account-row.h"
 #include "mailer-message-list.h"
 #include "mailer-message-row.h"
+#include "mailer-text.h"
 #include "mailer-window.h"
 
 typedef struct _UndoMove UndoMove;
@@ -646,51 +647,6 @@ show_attachments (MailerWindow      *self,
   gtk_widget_set_visible (GTK_WIDGET (self->attachments_box), TRUE);
 }
 
-/* Plain text as label markup, its web addresses made links (the label
- * opens them in the browser). */
-static char *
-text_with_links (const char *text)
-{
-  static gsize url_once = 0;
-  static GRegex *url = NULL;
-  g_autoptr(GMatchInfo) match = NULL;
-  GString *markup = g_string_new (NULL);
-  gsize done = 0;
-
-  if (g_once_init_enter (&url_once))
-    {
-      url = g_regex_new ("\\bhttps?://[^\\s<>\"]+", G_REGEX_OPTIMIZE, 0, NULL);
-      g_once_init_leave (&url_once, 1);
-    }
-
-  g_regex_match (url, text, 0, &match);
-  while (g_match_info_matches (match))
-    {
-      int start, end;
-      g_autofree char *before = NULL;
-      g_autofree char *address = NULL;
-      g_autofree char *escaped = NULL;
-
-      g_match_info_fetch_pos (match, 0, &start, &end);
-      /* Punctuation that ends a sentence is not part of the address. */
-      while (end > start && strchr (".,;:!?)]'", text[end - 1]) != NULL)
-        end--;
-      before = g_markup_escape_text (text + done, start - done);
-      address = g_strndup (text + start, end - start);
-      escaped = g_markup_escape_text (address, -1);
-      g_string_append (markup, before);
-      g_string_append_printf (markup, "<a href=\"%s\">%s</a>", escaped, escaped);
-      done = end;
-      g_match_info_next (match, NULL);
-    }
-  {
-    g_autofree char *rest = g_markup_escape_text (text + done, -1);
-
-    g_string_append (markup, rest);
-  }
-  return g_string_free (markup, FALSE);
-}
-
 static void
 show_message (MailerWindow  *self,
               MailerMessage *message)
@@ -770,7 +726,7 @@ show_message (MailerWindow  *self,
         }
       else
         {
-          g_autofree char *markup = text_with_links (text ? text : _("This message has no text."));
+          g_autofree char *markup = mailer_text_to_markup (text ? text : _("This message has no text."));
 
           gtk_label_set_markup (self->reader_body, markup);
           gtk_stack_set_visible_child_name (self->body_stack, "text");
@@ -2034,6 +1990,14 @@ mailer_window_get_reader_subject (MailerWindow *self)
 {
   g_return_val_if_fail (MAILER_IS_WINDOW (self), NULL);
   return gtk_label_get_label (self->reader_subject);
+}
+
+/* The plain-text body shown, as markup (for tests). */
+const char *
+mailer_window_get_reader_body (MailerWindow *self)
+{
+  g_return_val_if_fail (MAILER_IS_WINDOW (self), NULL);
+  return gtk_label_get_label (self->reader_body);
 }
 
 GtkListView *

@@ -19,6 +19,7 @@ GtkListView  *mailer_window_get_accounts_view  (MailerWindow   *self);
 
 GtkListView  *mailer_window_get_messages_view (MailerWindow   *self);
 const char   *mailer_window_get_reader_subject (MailerWindow  *self);
+const char   *mailer_window_get_reader_body   (MailerWindow   *self);
 void          mailer_window_refresh           (MailerWindow   *self);
 gboolean      mailer_window_show_message      (MailerWindow   *self,
                                                gint64          message_id);
