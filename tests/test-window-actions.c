@@ -284,6 +284,158 @@ test_window_move_and_delete (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+typedef struct
+{
+  MailerStore *store;
+  GArray *ids;
+  MailerMessageFlags flag;
+  gboolean on;
+} AllFlagged;
+
+static gboolean
+all_have_flag (gpointer data)
+{
+  AllFlagged *check = data;
+
+  for (guint i = 0; i < check->ids->len; i++)
+    {
+      g_autoptr(MailerMessage) message = mailer_store_get_message (check->store, g_array_index (check->ids, gint64, i), NULL);
+
+      if (message == NULL || ((mailer_message_get_flags (message) & check->flag) != 0) != check->on)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static guint
+n_selected (MailerWindow *window)
+{
+  GtkBitset *selected = gtk_selection_model_get_selection (gtk_list_view_get_model (mailer_window_get_messages_view (window)));
+  guint n = gtk_bitset_get_size (selected);
+
+  gtk_bitset_unref (selected);
+  return n;
+}
+
+/* Several messages selected (Ctrl+click, Shift+click, Ctrl+A): every
+ * action applies to all of them, in both accounts of the unified inbox,
+ * and one Undo puts them all back. */
+static void
+test_window_multi_select (void)
+{
+  g_autoptr(MailerSession) session = mailer_test_ui_make_session (2);
+  GListModel *accounts = mailer_session_get_accounts (session);
+  g_autoptr(MailerAccount) work = g_list_model_get_item (accounts, 0);
+  g_autoptr(MailerAccount) home = g_list_model_get_item (accounts, 1);
+  g_autoptr(MailerFolder) work_inbox = mailer_test_ui_add_folder (session, work, "INBOX", MAILER_FOLDER_ROLE_INBOX);
+  g_autoptr(MailerFolder) work_archive = mailer_test_ui_add_folder (session, work, "Archive", MAILER_FOLDER_ROLE_ARCHIVE);
+  g_autoptr(MailerFolder) work_trash = mailer_test_ui_add_folder (session, work, "Trash", MAILER_FOLDER_ROLE_TRASH);
+  g_autoptr(MailerFolder) home_inbox = mailer_test_ui_add_folder (session, home, "INBOX", MAILER_FOLDER_ROLE_INBOX);
+  g_autoptr(MailerFolder) home_trash = mailer_test_ui_add_folder (session, home, "Trash", MAILER_FOLDER_ROLE_TRASH);
+  const char * const work_files[] = { "plain.eml", "rfc2047-subject.eml", "attachment.eml", NULL };
+  const char * const home_files[] = { "latin1-body.eml", "thread-01.eml", NULL };
+  g_autoptr(GArray) work_ids = mailer_test_ui_add_messages (session, work_inbox, work_files);
+  g_autoptr(GArray) home_ids = mailer_test_ui_add_messages (session, home_inbox, home_files);
+  g_autoptr(GArray) picked = g_array_new (FALSE, FALSE, sizeof (gint64));
+  MailerStore *store = mailer_session_get_store (session);
+  GtkSelectionModel *selection;
+  MailerWindow *window;
+  guint n;
+
+  window = mailer_window_new (NULL, session, NULL);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 720);
+  gtk_window_present (GTK_WINDOW (window));
+  mailer_test_ui_wait_for_window (GTK_WIDGET (window));
+  mailer_test_ui_wait_until (list_has_items, window);
+  selection = gtk_list_view_get_model (mailer_window_get_messages_view (window));
+  n = g_list_model_get_n_items (G_LIST_MODEL (selection));
+  g_assert_cmpuint (n, ==, 5);
+
+  /* Two rows of All Inboxes, one of each account (Ctrl+click). */
+  for (guint i = 0; i < n && picked->len < 2; i++)
+    {
+      g_autoptr(MailerMessage) message = g_list_model_get_item (G_LIST_MODEL (selection), i);
+      gint64 id = mailer_message_get_id (message);
+      gboolean is_work = mailer_message_get_folder_id (message) == mailer_folder_get_id (work_inbox);
+
+      if ((picked->len == 0 && is_work) || (picked->len == 1 && !is_work))
+        {
+          gtk_selection_model_select_item (selection, i, picked->len == 0);
+          g_array_append_val (picked, id);
+        }
+    }
+  g_assert_cmpuint (picked->len, ==, 2);
+  g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (n_selected (window), ==, 2);
+  g_assert_nonnull (find_labelled (GTK_WIDGET (window), GTK_TYPE_WIDGET, "2 Messages Selected"));
+  mailer_test_ui_save_screenshot (GTK_WIDGET (window), "window-two-selected");
+
+  /* Flag, read: both. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.toggle-flag", NULL));
+  {
+    AllFlagged check = { store, picked, MAILER_MESSAGE_FLAG_FLAGGED, TRUE };
+
+    mailer_test_ui_wait_until (all_have_flag, &check);
+  }
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.toggle-read", NULL));
+  {
+    AllFlagged check = { store, picked, MAILER_MESSAGE_FLAG_SEEN, TRUE };
+
+    mailer_test_ui_wait_until (all_have_flag, &check);
+  }
+  /* The IMAP one's change goes to the server (journal); the POP3 one's
+   * stays here. */
+  {
+    g_autoptr(GPtrArray) work_journal = mailer_store_list_journal (store, mailer_account_get_id (work), NULL);
+    g_autoptr(GPtrArray) home_journal = mailer_store_list_journal (store, mailer_account_get_id (home), NULL);
+
+    g_assert_cmpuint (work_journal->len, ==, 2);
+    g_assert_cmpuint (home_journal->len, ==, 0);
+  }
+
+  /* Archive: the Work one goes to Work's Archive; Home has none and keeps
+   * its own.  Undo puts it back. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.archive", NULL));
+  wait_in_folder (session, g_array_index (picked, gint64, 0), work_archive);
+  {
+    g_autoptr(MailerMessage) kept = mailer_store_get_message (store, g_array_index (picked, gint64, 1), NULL);
+
+    g_assert_cmpint (mailer_message_get_folder_id (kept), ==, mailer_folder_get_id (home_inbox));
+  }
+  mailer_test_ui_wait_until (has_undo_button, window);
+  gtk_widget_activate (find_labelled (GTK_WIDGET (window), GTK_TYPE_BUTTON, "_Undo"));
+  wait_in_folder (session, g_array_index (picked, gint64, 0), work_inbox);
+
+  /* Ctrl+A, Delete: every one to its account's Trash, one toast; Undo
+   * brings all five back. */
+  mailer_test_ui_wait_until (list_has_items, window);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.select-all", NULL));
+  g_assert_cmpuint (n_selected (window), ==, 5);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.delete", NULL));
+  for (guint i = 0; i < work_ids->len; i++)
+    wait_in_folder (session, g_array_index (work_ids, gint64, i), work_trash);
+  for (guint i = 0; i < home_ids->len; i++)
+    wait_in_folder (session, g_array_index (home_ids, gint64, i), home_trash);
+  mailer_test_ui_wait_until (has_undo_button, window);
+  mailer_test_ui_save_screenshot (GTK_WIDGET (window), "window-five-deleted");
+  {
+    /* The toast of the delete, not the archive's on its way out. */
+    GtkWidget *toast = find_labelled (GTK_WIDGET (window), GTK_TYPE_WIDGET, "5 messages moved to Trash");
+
+    g_assert_nonnull (toast);
+    while (toast != NULL && find_labelled (toast, GTK_TYPE_BUTTON, "_Undo") == NULL)
+      toast = gtk_widget_get_parent (toast);
+    g_assert_nonnull (toast);
+    gtk_widget_activate (find_labelled (toast, GTK_TYPE_BUTTON, "_Undo"));
+  }
+  for (guint i = 0; i < work_ids->len; i++)
+    wait_in_folder (session, g_array_index (work_ids, gint64, i), work_inbox);
+  for (guint i = 0; i < home_ids->len; i++)
+    wait_in_folder (session, g_array_index (home_ids, gint64, i), home_inbox);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 static gboolean
 folder_is_shown (gpointer data)
 {
@@ -381,8 +533,8 @@ test_window_large_folder (void)
 
   /* 100,000 items; loaded are the rows GTK made (at most 200 in GTK 4.8,
    * of which a screenful is shown), in pages of 50. */
-  list = MAILER_MESSAGE_LIST (gtk_single_selection_get_model (
-    GTK_SINGLE_SELECTION (gtk_list_view_get_model (mailer_window_get_messages_view (window)))));
+  list = MAILER_MESSAGE_LIST (gtk_multi_selection_get_model (
+    GTK_MULTI_SELECTION (gtk_list_view_get_model (mailer_window_get_messages_view (window)))));
   loaded = mailer_message_list_get_n_loaded (list);
   created = count_rows (GTK_WIDGET (mailer_window_get_messages_view (window)), FALSE);
   mapped = count_rows (GTK_WIDGET (mailer_window_get_messages_view (window)), TRUE);
@@ -791,9 +943,13 @@ test_window_narrow (void)
 static gint64
 shown_id (MailerWindow *window)
 {
-  GtkSingleSelection *selection = GTK_SINGLE_SELECTION (gtk_list_view_get_model (mailer_window_get_messages_view (window)));
-  MailerMessage *message = gtk_single_selection_get_selected_item (selection);
+  GtkSelectionModel *selection = gtk_list_view_get_model (mailer_window_get_messages_view (window));
+  GtkBitset *selected = gtk_selection_model_get_selection (selection);
+  g_autoptr(MailerMessage) message = NULL;
 
+  if (gtk_bitset_get_size (selected) == 1)
+    message = g_list_model_get_item (G_LIST_MODEL (selection), gtk_bitset_get_nth (selected, 0));
+  gtk_bitset_unref (selected);
   return message ? mailer_message_get_id (message) : 0;
 }
 
@@ -956,6 +1112,7 @@ main (int   argc,
   adw_init ();
 
   g_test_add_func ("/ui/window/move-and-delete", test_window_move_and_delete);
+  g_test_add_func ("/ui/window/multi-select", test_window_multi_select);
   g_test_add_func ("/ui/window/large-folder", test_window_large_folder);
   g_test_add_func ("/ui/window/account-state", test_window_account_state);
   g_test_add_func ("/ui/window/offline-banner", test_window_offline_banner);

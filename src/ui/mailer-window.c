@@ -50,6 +50,7 @@ struct _MailerWindow
   GtkLabel *reader_cc;
   GtkStack *body_stack;
   GtkLabel *reader_body;
+  AdwStatusPage *reader_none;
   GtkSpinner *reader_spinner;
   AdwStatusPage *reader_unavailable;
   AdwToastOverlay *toasts;
@@ -72,7 +73,7 @@ struct _MailerWindow
   GListStore *roots;             /* "All Inboxes", then the accounts */
   MailerFolder *unified;
   GtkTreeListModel *tree;
-  GtkSingleSelection *messages_selection;
+  GtkMultiSelection *messages_selection;
   MailerMessageList *list;
   MailerMessage *shown;
   GCancellable *body_cancellable;
@@ -757,7 +758,48 @@ show_message (MailerWindow  *self,
 static void
 message_selected_cb (MailerWindow *self)
 {
-  show_message (self, gtk_single_selection_get_selected_item (self->messages_selection));
+  GtkBitset *selected = gtk_selection_model_get_selection (GTK_SELECTION_MODEL (self->messages_selection));
+  guint64 n = gtk_bitset_get_size (selected);
+
+  if (n == 1)
+    {
+      g_autoptr(MailerMessage) message = g_list_model_get_item (G_LIST_MODEL (self->messages_selection),
+                                                               gtk_bitset_get_nth (selected, 0));
+
+      show_message (self, message);
+    }
+  else
+    {
+      g_autofree char *title = NULL;
+
+      show_message (self, NULL);
+      if (n > 1)
+        /* Translators: the reader, while several messages are selected */
+        title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u Message Selected", "%u Messages Selected",
+                                              (gulong) n), (guint) n);
+      adw_status_page_set_title (self->reader_none, title ? title : _("No Message Selected"));
+      update_actions (self);
+    }
+  gtk_bitset_unref (selected);
+}
+
+/* The position of the one message selected, or GTK_INVALID_LIST_POSITION. */
+static guint
+selected_position (MailerWindow *self)
+{
+  GtkBitset *selected = gtk_selection_model_get_selection (GTK_SELECTION_MODEL (self->messages_selection));
+  guint position = gtk_bitset_get_size (selected) == 1 ? gtk_bitset_get_nth (selected, 0)
+                                                       : GTK_INVALID_LIST_POSITION;
+
+  gtk_bitset_unref (selected);
+  return position;
+}
+
+static void
+select_position (MailerWindow *self,
+                 guint         position)
+{
+  gtk_selection_model_select_item (GTK_SELECTION_MODEL (self->messages_selection), position, TRUE);
 }
 
 /* The message list */
@@ -773,7 +815,7 @@ select_unread (MailerWindow *self,
 {
   GListModel *list = self->list ? G_LIST_MODEL (self->list) : NULL;
   guint n = list ? g_list_model_get_n_items (list) : 0;
-  guint selected = gtk_single_selection_get_selected (self->messages_selection);
+  guint selected = selected_position (self);
   gint64 position;
 
   if (n == 0)
@@ -789,13 +831,26 @@ select_unread (MailerWindow *self,
       message = g_list_model_get_item (list, position);
       if (message != NULL && mailer_message_get_unread (message))
         {
-          gtk_single_selection_set_selected (self->messages_selection, position);
+          select_position (self, position);
           gtk_widget_activate_action (GTK_WIDGET (self->messages_view), "list.scroll-to-item", "u",
                                       (guint) position);
           return;
         }
     }
   gtk_widget_error_bell (GTK_WIDGET (self));
+}
+
+static void
+select_all_activated (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
+{
+  MailerWindow *self = MAILER_WINDOW (widget);
+
+  if (self->list == NULL || g_list_model_get_n_items (G_LIST_MODEL (self->list)) == 0)
+    return;
+  gtk_selection_model_select_all (GTK_SELECTION_MODEL (self->messages_selection));
+  gtk_widget_grab_focus (GTK_WIDGET (self->messages_view));
 }
 
 static void
@@ -1113,7 +1168,9 @@ mailer_window_popup_message_menu (MailerWindow *self,
 
   if (self->list == NULL || (position = mailer_message_list_find (self->list, message_id)) == G_MAXUINT)
     return NULL;
-  gtk_single_selection_set_selected (self->messages_selection, position);
+  /* On a row of a selection of several: the menu is for all of them. */
+  if (!gtk_selection_model_is_selected (GTK_SELECTION_MODEL (self->messages_selection), position))
+    select_position (self, position);
 
   g_menu_append (change, _("Mark as Read or Unread"), "win.toggle-read");
   g_menu_append (change, _("Flag or Unflag"), "win.toggle-flag");
@@ -1263,29 +1320,40 @@ check_account_activated (GtkWidget  *widget,
 
 /* Message actions */
 
-static MailerAccount *
-shown_account (MailerWindow *self)
+/* The messages the actions apply to: the rows selected (several, with
+ * Ctrl or Shift, or all), or the one open. */
+static GPtrArray *
+targets (MailerWindow *self)
 {
-  if (self->shown == NULL)
-    return NULL;
-  return account_for_folder (self, mailer_message_get_folder_id (self->shown));
-}
+  GPtrArray *messages = g_ptr_array_new_with_free_func (g_object_unref);
+  GtkBitset *selected = gtk_selection_model_get_selection (GTK_SELECTION_MODEL (self->messages_selection));
 
-static GArray *
-shown_ids (MailerWindow *self)
-{
-  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint64));
-  gint64 id = mailer_message_get_id (self->shown);
+  if (gtk_bitset_get_size (selected) > 1)
+    {
+      GtkBitsetIter iter;
+      guint position;
 
-  g_array_append_val (ids, id);
-  return ids;
+      for (gboolean more = gtk_bitset_iter_init_first (&iter, selected, &position); more;
+           more = gtk_bitset_iter_next (&iter, &position))
+        {
+          MailerMessage *message = g_list_model_get_item (G_LIST_MODEL (self->messages_selection), position);
+
+          if (message != NULL)
+            g_ptr_array_add (messages, message);
+        }
+    }
+  else if (self->shown != NULL)
+    g_ptr_array_add (messages, g_object_ref (self->shown));
+  gtk_bitset_unref (selected);
+  return messages;
 }
 
 /* Changes to IMAP mail go to the server too; POP3 mail is local. */
 static gboolean
-journalled (MailerWindow *self)
+folder_journalled (MailerWindow *self,
+                   gint64        folder_id)
 {
-  MailerAccount *account = shown_account (self);
+  MailerAccount *account = account_for_folder (self, folder_id);
 
   return account != NULL && mailer_account_get_kind (account) == MAILER_ACCOUNT_KIND_IMAP;
 }
@@ -1305,16 +1373,31 @@ change_done_cb (GObject      *source,
     }
 }
 
+/* Sets or clears @flag on @messages: IMAP ones through the journal, the
+ * others only here. */
 static void
 set_flag (MailerWindow       *self,
+          GPtrArray          *messages,
           MailerMessageFlags  flag,
           gboolean            on)
 {
-  g_autoptr(GArray) ids = shown_ids (self);
+  g_autoptr(GArray) imap = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GArray) local = g_array_new (FALSE, FALSE, sizeof (gint64));
+  MailerStore *store = mailer_session_get_store (self->session);
 
-  mailer_store_set_flags_async (mailer_session_get_store (self->session), ids,
-                                on ? flag : 0, on ? 0 : flag, journalled (self), NULL,
-                                change_done_cb, g_object_ref (self));
+  for (guint i = 0; i < messages->len; i++)
+    {
+      gint64 id = mailer_message_get_id (messages->pdata[i]);
+
+      g_array_append_val (folder_journalled (self, mailer_message_get_folder_id (messages->pdata[i])) ? imap : local,
+                          id);
+    }
+  if (imap->len > 0)
+    mailer_store_set_flags_async (store, imap, on ? flag : 0, on ? 0 : flag, TRUE, NULL,
+                                  change_done_cb, g_object_ref (self));
+  if (local->len > 0)
+    mailer_store_set_flags_async (store, local, on ? flag : 0, on ? 0 : flag, FALSE, NULL,
+                                  change_done_cb, g_object_ref (self));
 }
 
 static void
@@ -1323,11 +1406,16 @@ toggle_read_activated (GtkWidget  *widget,
                        GVariant   *parameter)
 {
   MailerWindow *self = MAILER_WINDOW (widget);
+  g_autoptr(GPtrArray) messages = targets (self);
+  gboolean any_unread = FALSE;
 
-  if (self->shown == NULL)
+  if (messages->len == 0)
     return;
   g_clear_handle_id (&self->mark_read_id, g_source_remove);
-  set_flag (self, MAILER_MESSAGE_FLAG_SEEN, mailer_message_get_unread (self->shown));
+  /* Any unread among them: all read; otherwise all unread. */
+  for (guint i = 0; i < messages->len; i++)
+    any_unread |= mailer_message_get_unread (messages->pdata[i]);
+  set_flag (self, messages, MAILER_MESSAGE_FLAG_SEEN, any_unread);
 }
 
 static void
@@ -1336,9 +1424,13 @@ toggle_flag_activated (GtkWidget  *widget,
                        GVariant   *parameter)
 {
   MailerWindow *self = MAILER_WINDOW (widget);
+  g_autoptr(GPtrArray) messages = targets (self);
+  gboolean any_unflagged = FALSE;
 
-  if (self->shown != NULL)
-    set_flag (self, MAILER_MESSAGE_FLAG_FLAGGED, !mailer_message_get_flagged (self->shown));
+  for (guint i = 0; i < messages->len; i++)
+    any_unflagged |= !mailer_message_get_flagged (messages->pdata[i]);
+  if (messages->len > 0)
+    set_flag (self, messages, MAILER_MESSAGE_FLAG_FLAGGED, any_unflagged);
 }
 
 static gint64
@@ -1355,18 +1447,62 @@ folder_with_role (MailerWindow     *self,
   return 0;
 }
 
-/* What the Undo of the last move puts back. */
-struct _UndoMove
+/* Messages of one folder, moved together. */
+typedef struct
 {
   GArray *ids;
   gint64 from;
   gboolean journal;
+} MoveGroup;
+
+static void
+move_group_free (MoveGroup *group)
+{
+  if (group == NULL)    /* taken by move_groups () */
+    return;
+  g_array_unref (group->ids);
+  g_free (group);
+}
+
+/* @messages by folder, in the order met. */
+static GPtrArray *
+group_by_folder (MailerWindow *self,
+                 GPtrArray    *messages)
+{
+  GPtrArray *groups = g_ptr_array_new_with_free_func ((GDestroyNotify) move_group_free);
+
+  for (guint i = 0; i < messages->len; i++)
+    {
+      gint64 folder = mailer_message_get_folder_id (messages->pdata[i]);
+      gint64 id = mailer_message_get_id (messages->pdata[i]);
+      MoveGroup *group = NULL;
+
+      for (guint j = 0; j < groups->len && group == NULL; j++)
+        if (((MoveGroup *) groups->pdata[j])->from == folder)
+          group = groups->pdata[j];
+      if (group == NULL)
+        {
+          group = g_new0 (MoveGroup, 1);
+          group->ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+          group->from = folder;
+          group->journal = folder_journalled (self, folder);
+          g_ptr_array_add (groups, group);
+        }
+      g_array_append_val (group->ids, id);
+    }
+  return groups;
+}
+
+/* What the Undo of the last move puts back: each group to its folder. */
+struct _UndoMove
+{
+  GPtrArray *groups;    /* MoveGroup */
 };
 
 static void
 undo_move_free (UndoMove *undo)
 {
-  g_array_unref (undo->ids);
+  g_ptr_array_unref (undo->groups);
   g_free (undo);
 }
 
@@ -1378,37 +1514,41 @@ undo_clicked_cb (AdwToast     *toast,
 {
   g_autoptr(UndoMove) undo = g_steal_pointer (&self->undo);
 
-  if (undo != NULL && self->session != NULL)
-    mailer_store_move_messages_async (mailer_session_get_store (self->session), undo->ids,
-                                      undo->from, undo->journal, NULL, NULL, NULL);
+  /* This toast goes now: the next move gets one of its own. */
+  if (toast == self->undo_toast)
+    {
+      g_object_remove_weak_pointer (G_OBJECT (self->undo_toast), (gpointer *) &self->undo_toast);
+      self->undo_toast = NULL;
+    }
+  if (undo == NULL || self->session == NULL)
+    return;
+  for (guint i = 0; i < undo->groups->len; i++)
+    {
+      MoveGroup *group = undo->groups->pdata[i];
+
+      mailer_store_move_messages_async (mailer_session_get_store (self->session), group->ids,
+                                        group->from, group->journal, NULL, NULL, NULL);
+    }
 }
 
 static void
 undo_dismissed_cb (AdwToast     *toast,
                    MailerWindow *self)
 {
-  if (toast == self->undo_toast)
-    g_clear_pointer (&self->undo, undo_move_free);
+  if (toast != self->undo_toast)
+    return;
+  g_clear_pointer (&self->undo, undo_move_free);
+  /* On its way out: the next move gets a toast of its own. */
+  g_object_remove_weak_pointer (G_OBJECT (self->undo_toast), (gpointer *) &self->undo_toast);
+  self->undo_toast = NULL;
 }
 
-/* Moves @ids, all from the folder @from of one account, to @dest; the
- * toast says @done_message and offers to undo. */
+/* The toast of a move, with its Undo (of @undo, taken). */
 static void
-move_messages (MailerWindow *self,
-               GArray       *ids,
-               gint64        from,
-               gint64        dest,
-               const char   *done_message)
+offer_undo (MailerWindow *self,
+            UndoMove     *undo,
+            const char   *done_message)
 {
-  MailerAccount *account = account_for_folder (self, from);
-  UndoMove *undo = g_new0 (UndoMove, 1);
-
-  undo->ids = g_array_ref (ids);
-  undo->from = from;
-  /* Changes to IMAP mail go to the server too; POP3 mail is local. */
-  undo->journal = account != NULL && mailer_account_get_kind (account) == MAILER_ACCOUNT_KIND_IMAP;
-  mailer_store_move_messages_async (mailer_session_get_store (self->session), ids, dest,
-                                    undo->journal, NULL, change_done_cb, g_object_ref (self));
   g_clear_pointer (&self->undo, undo_move_free);
   self->undo = undo;
 
@@ -1428,43 +1568,82 @@ move_messages (MailerWindow *self,
   adw_toast_overlay_add_toast (self->toasts, self->undo_toast);
 }
 
-static void
-move_shown (MailerWindow *self,
-            gint64        dest,
-            const char   *done_message)
-{
-  g_autoptr(GArray) ids = shown_ids (self);
+/* Moves each group to the folder @dest_for gives it (0: it stays there).
+ * Returns: what Undo puts back, or %NULL when nothing moved */
+typedef gint64 (*DestFunc) (MailerWindow *self,
+                            MoveGroup    *group,
+                            gpointer      user_data);
 
-  move_messages (self, ids, mailer_message_get_folder_id (self->shown), dest, done_message);
+static UndoMove *
+move_groups (MailerWindow *self,
+             GPtrArray    *groups,
+             DestFunc      dest_for,
+             gpointer      user_data,
+             guint        *moved_out)
+{
+  UndoMove *undo = g_new0 (UndoMove, 1);
+  guint moved = 0;
+
+  undo->groups = g_ptr_array_new_with_free_func ((GDestroyNotify) move_group_free);
+  for (guint i = 0; i < groups->len; i++)
+    {
+      MoveGroup *group = groups->pdata[i];
+      gint64 dest = dest_for (self, group, user_data);
+
+      if (dest == 0 || dest == group->from)
+        continue;
+      mailer_store_move_messages_async (mailer_session_get_store (self->session), group->ids, dest,
+                                        group->journal, NULL, change_done_cb, g_object_ref (self));
+      moved += group->ids->len;
+      g_ptr_array_add (undo->groups, g_steal_pointer (&groups->pdata[i]));
+    }
+  *moved_out = moved;
+  if (moved == 0)
+    g_clear_pointer (&undo, undo_move_free);
+  return undo;
 }
 
-/* Moves message @id into @folder, if it may go there: a folder of the
- * same account, not the one it is in. */
+static gint64
+dest_folder (MailerWindow *self,
+             MoveGroup    *group,
+             gpointer      user_data)
+{
+  MailerFolder *folder = user_data;
+
+  /* Within an account only. */
+  if (account_for_folder (self, group->from) != account_for_folder (self, mailer_folder_get_id (folder)))
+    return 0;
+  return mailer_folder_get_id (folder);
+}
+
+/* Moves @messages into @folder, those that may go there: of the same
+ * account, not in it already. */
 static gboolean
 move_to_folder (MailerWindow *self,
-                gint64        id,
+                GPtrArray    *messages,
                 MailerFolder *folder)
 {
-  g_autoptr(MailerMessage) message = NULL;
-  g_autoptr(GArray) ids = NULL;
+  g_autoptr(GPtrArray) groups = NULL;
   g_autofree char *done = NULL;
-  gint64 from;
+  const char *name;
+  UndoMove *undo;
+  guint moved;
 
   if (self->session == NULL || folder == NULL || mailer_folder_get_account_id (folder) == 0)
     return FALSE;
-  message = mailer_store_get_message (mailer_session_get_store (self->session), id, NULL);
-  if (message == NULL)
+  groups = group_by_folder (self, messages);
+  undo = move_groups (self, groups, dest_folder, folder, &moved);
+  if (undo == NULL)
     return FALSE;
-  from = mailer_message_get_folder_id (message);
-  if (from == mailer_folder_get_id (folder) ||
-      account_for_folder (self, from) != account_for_folder (self, mailer_folder_get_id (folder)))
-    return FALSE;
-
-  ids = g_array_new (FALSE, FALSE, sizeof (gint64));
-  g_array_append_val (ids, id);
-  /* Translators: %s is a folder name */
-  done = g_strdup_printf (_("Message moved to “%s”"), mailer_folder_get_display_name (folder));
-  move_messages (self, ids, from, mailer_folder_get_id (folder), done);
+  name = mailer_folder_get_display_name (folder);
+  if (moved == 1)
+    /* Translators: %s is a folder name */
+    done = g_strdup_printf (_("Message moved to “%s”"), name);
+  else
+    /* Translators: %u is a number of messages, %s a folder name */
+    done = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u message moved to “%s”",
+                                         "%u messages moved to “%s”", moved), moved, name);
+  offer_undo (self, undo, done);
   return TRUE;
 }
 
@@ -1474,12 +1653,11 @@ move_to_activated (GtkWidget  *widget,
                    GVariant   *parameter)
 {
   MailerWindow *self = MAILER_WINDOW (widget);
-  MailerFolder *folder;
+  g_autoptr(GPtrArray) messages = targets (self);
 
-  if (self->shown == NULL || self->session == NULL)
+  if (messages->len == 0 || self->session == NULL)
     return;
-  folder = mailer_session_get_folder (self->session, g_variant_get_int64 (parameter));
-  move_to_folder (self, mailer_message_get_id (self->shown), folder);
+  move_to_folder (self, messages, mailer_session_get_folder (self->session, g_variant_get_int64 (parameter)));
 }
 
 static void
@@ -1488,13 +1666,14 @@ move_activated (GtkWidget  *widget,
                 GVariant   *parameter)
 {
   MailerWindow *self = MAILER_WINDOW (widget);
+  g_autoptr(GPtrArray) messages = targets (self);
 
-  if (self->shown != NULL)
+  if (messages->len > 0)
     gtk_menu_button_popup (self->move_button);
 }
 
-/* The "Move to" menu: the shown message's account's other folders, the
- * special ones first, as the sidebar lists them. */
+/* The "Move to" menu: the other folders of the account of the messages
+ * (the first one's), the special ones first, as the sidebar lists them. */
 static void
 build_move_menu (GtkMenuButton *button,
                  gpointer       user_data)
@@ -1504,8 +1683,15 @@ build_move_menu (GtkMenuButton *button,
   g_autoptr(GMenu) special = g_menu_new ();
   g_autoptr(GMenu) others = g_menu_new ();
   g_autoptr(GPtrArray) folders = NULL;
-  MailerAccount *account = shown_account (self);
+  g_autoptr(GPtrArray) messages = targets (self);
+  MailerAccount *account = NULL;
+  gint64 from = 0;
 
+  if (messages->len > 0)
+    {
+      from = mailer_message_get_folder_id (messages->pdata[0]);
+      account = account_for_folder (self, from);
+    }
   if (account != NULL)
     folders = mailer_store_list_folders (mailer_session_get_store (self->session),
                                          mailer_account_get_id (account), NULL);
@@ -1514,7 +1700,7 @@ build_move_menu (GtkMenuButton *button,
       MailerFolder *folder = folders->pdata[i];
       g_autoptr(GMenuItem) item = NULL;
 
-      if (mailer_folder_get_id (folder) == mailer_message_get_folder_id (self->shown))
+      if (mailer_folder_get_id (folder) == from && messages->len == 1)
         continue;
       item = g_menu_item_new (mailer_folder_get_display_name (folder), NULL);
       g_menu_item_set_action_and_target_value (item, "win.move-to",
@@ -1527,7 +1713,8 @@ build_move_menu (GtkMenuButton *button,
   gtk_menu_button_set_menu_model (button, G_MENU_MODEL (menu));
 }
 
-/* Drag and drop: a message row onto a folder in the sidebar. */
+/* Drag and drop: a message row onto a folder in the sidebar; a row of a
+ * selection of several takes them all. */
 
 static GdkContentProvider *
 message_drag_prepare_cb (GtkDragSource *source,
@@ -1553,11 +1740,50 @@ folder_drop_cb (GtkDropTarget *target,
   MailerFolder *folder = user_data;
   GtkWidget *row = gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (target));
   GtkRoot *root = gtk_widget_get_root (row);
+  MailerWindow *self;
+  g_autoptr(GPtrArray) messages = NULL;
+  gint64 id;
+  gboolean in_selection = FALSE;
 
   if (!MAILER_IS_WINDOW (root) || !G_VALUE_HOLDS_INT64 (value))
     return FALSE;
-  return move_to_folder (MAILER_WINDOW (root), g_value_get_int64 (value), folder);
+  self = MAILER_WINDOW (root);
+  id = g_value_get_int64 (value);
+  messages = targets (self);
+  for (guint i = 0; i < messages->len && !in_selection; i++)
+    in_selection = mailer_message_get_id (messages->pdata[i]) == id;
+  if (!in_selection)
+    {
+      MailerMessage *message = self->session ? mailer_store_get_message (mailer_session_get_store (self->session),
+                                                                        id, NULL) : NULL;
+
+      if (message == NULL)
+        return FALSE;
+      g_ptr_array_set_size (messages, 0);
+      g_ptr_array_add (messages, message);
+    }
+  return move_to_folder (self, messages, folder);
 }
+
+/* Trash and Archive: each account's own. */
+
+typedef struct
+{
+  MailerFolderRole role;
+} RoleDest;
+
+static gint64
+dest_with_role (MailerWindow *self,
+                MoveGroup    *group,
+                gpointer      user_data)
+{
+  RoleDest *dest = user_data;
+  MailerAccount *account = account_for_folder (self, group->from);
+
+  return account != NULL ? folder_with_role (self, mailer_account_get_id (account), dest->role) : 0;
+}
+
+static void delete_targets (MailerWindow *self, GPtrArray *messages);
 
 static void
 trash_saved_cb (GObject      *source,
@@ -1565,7 +1791,7 @@ trash_saved_cb (GObject      *source,
                 gpointer      user_data)
 {
   g_autoptr(MailerWindow) self = user_data;
-  MailerFolder *trash = g_object_get_data (G_OBJECT (self), "new-trash");
+  g_autoptr(GPtrArray) messages = g_object_steal_data (G_OBJECT (self), "trash-pending");
   g_autoptr(GError) error = NULL;
 
   if (!mailer_store_save_folder_finish (MAILER_STORE (source), result, &error))
@@ -1573,8 +1799,77 @@ trash_saved_cb (GObject      *source,
       adw_toast_overlay_add_toast (self->toasts, adw_toast_new (error->message));
       return;
     }
-  if (self->shown != NULL)
-    move_shown (self, mailer_folder_get_id (trash), _("Message moved to Trash"));
+  if (messages != NULL)
+    delete_targets (self, messages);
+}
+
+static void
+delete_targets (MailerWindow *self,
+                GPtrArray    *messages)
+{
+  g_autoptr(GPtrArray) groups = group_by_folder (self, messages);
+  g_autoptr(GArray) for_good = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GArray) for_good_local = g_array_new (FALSE, FALSE, sizeof (gint64));
+  RoleDest dest = { MAILER_FOLDER_ROLE_TRASH };
+  guint deleted;
+
+  for (guint i = 0; i < groups->len; i++)
+    {
+      MoveGroup *group = groups->pdata[i];
+      MailerAccount *account = account_for_folder (self, group->from);
+      gint64 trash = account ? folder_with_role (self, mailer_account_get_id (account), MAILER_FOLDER_ROLE_TRASH) : 0;
+
+      if (account != NULL && trash == 0)
+        {
+          /* A POP3 account keeps its Trash here; make it the first time,
+           * then delete again. */
+          MailerFolder *folder = mailer_folder_new (mailer_account_get_id (account), "Trash");
+
+          mailer_folder_set_role (folder, MAILER_FOLDER_ROLE_TRASH);
+          g_object_set_data_full (G_OBJECT (self), "trash-pending", g_ptr_array_ref (messages),
+                                  (GDestroyNotify) g_ptr_array_unref);
+          mailer_store_save_folder_async (mailer_session_get_store (self->session), folder, NULL,
+                                          trash_saved_cb, g_object_ref (self));
+          g_object_unref (folder);
+          return;
+        }
+      /* Deleting from the Trash is for good. */
+      if (trash == group->from)
+        g_array_append_vals (group->journal ? for_good : for_good_local, group->ids->data, group->ids->len);
+    }
+
+  deleted = for_good->len + for_good_local->len;
+  if (for_good->len > 0)
+    mailer_store_delete_messages_async (mailer_session_get_store (self->session), for_good,
+                                        TRUE, NULL, change_done_cb, g_object_ref (self));
+  if (for_good_local->len > 0)
+    mailer_store_delete_messages_async (mailer_session_get_store (self->session), for_good_local,
+                                        TRUE, NULL, change_done_cb, g_object_ref (self));
+  if (deleted > 0)
+    {
+      g_autofree char *done = deleted == 1 ? g_strdup (_("Message deleted"))
+                                           /* Translators: %u is a number of messages */
+                                           : g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u message deleted",
+                                                                           "%u messages deleted", deleted),
+                                                              deleted);
+
+      adw_toast_overlay_add_toast (self->toasts, adw_toast_new (done));
+    }
+  {
+    guint moved;
+    UndoMove *undo = move_groups (self, groups, dest_with_role, &dest, &moved);
+    g_autofree char *done = NULL;
+
+    if (undo == NULL)
+      return;
+    if (moved == 1)
+      done = g_strdup (_("Message moved to Trash"));
+    else
+      /* Translators: %u is a number of messages */
+      done = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u message moved to Trash",
+                                           "%u messages moved to Trash", moved), moved);
+    offer_undo (self, undo, done);
+  }
 }
 
 static void
@@ -1583,35 +1878,10 @@ delete_activated (GtkWidget  *widget,
                   GVariant   *parameter)
 {
   MailerWindow *self = MAILER_WINDOW (widget);
-  MailerAccount *account = shown_account (self);
-  gint64 trash;
+  g_autoptr(GPtrArray) messages = targets (self);
 
-  if (self->shown == NULL || account == NULL)
-    return;
-  trash = folder_with_role (self, mailer_account_get_id (account), MAILER_FOLDER_ROLE_TRASH);
-
-  if (trash != 0 && trash == mailer_message_get_folder_id (self->shown))
-    {
-      /* Deleting from the Trash is for good. */
-      g_autoptr(GArray) ids = shown_ids (self);
-
-      mailer_store_delete_messages_async (mailer_session_get_store (self->session), ids,
-                                          TRUE, NULL, change_done_cb, g_object_ref (self));
-      adw_toast_overlay_add_toast (self->toasts, adw_toast_new (_("Message deleted")));
-      return;
-    }
-  if (trash == 0)
-    {
-      /* A POP3 account keeps its Trash here; make it the first time. */
-      MailerFolder *folder = mailer_folder_new (mailer_account_get_id (account), "Trash");
-
-      mailer_folder_set_role (folder, MAILER_FOLDER_ROLE_TRASH);
-      g_object_set_data_full (G_OBJECT (self), "new-trash", folder, g_object_unref);
-      mailer_store_save_folder_async (mailer_session_get_store (self->session), folder, NULL,
-                                      trash_saved_cb, g_object_ref (self));
-      return;
-    }
-  move_shown (self, trash, _("Message moved to Trash"));
+  if (messages->len > 0)
+    delete_targets (self, messages);
 }
 
 static void
@@ -1620,25 +1890,38 @@ archive_activated (GtkWidget  *widget,
                    GVariant   *parameter)
 {
   MailerWindow *self = MAILER_WINDOW (widget);
-  MailerAccount *account = shown_account (self);
-  gint64 archive;
+  g_autoptr(GPtrArray) messages = targets (self);
+  g_autoptr(GPtrArray) groups = NULL;
+  g_autofree char *done = NULL;
+  RoleDest dest = { MAILER_FOLDER_ROLE_ARCHIVE };
+  UndoMove *undo;
+  guint moved;
 
-  if (self->shown == NULL || account == NULL)
+  if (messages->len == 0)
     return;
-  archive = folder_with_role (self, mailer_account_get_id (account), MAILER_FOLDER_ROLE_ARCHIVE);
-  if (archive == 0 || archive == mailer_message_get_folder_id (self->shown))
+  groups = group_by_folder (self, messages);
+  undo = move_groups (self, groups, dest_with_role, &dest, &moved);
+  if (undo == NULL)
     {
       adw_toast_overlay_add_toast (self->toasts, adw_toast_new (_("This account has no Archive folder")));
       return;
     }
-  move_shown (self, archive, _("Message archived"));
+  if (moved == 1)
+    done = g_strdup (_("Message archived"));
+  else
+    /* Translators: %u is a number of messages */
+    done = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u message archived", "%u messages archived", moved),
+                            moved);
+  offer_undo (self, undo, done);
 }
 
 static void
 update_actions (MailerWindow *self)
 {
-  gboolean any = self->shown != NULL;
+  GtkBitset *selected = gtk_selection_model_get_selection (GTK_SELECTION_MODEL (self->messages_selection));
+  gboolean any = self->shown != NULL || gtk_bitset_get_size (selected) > 1;
 
+  gtk_bitset_unref (selected);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.toggle-read", any);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.toggle-flag", any);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.delete", any);
@@ -1663,8 +1946,8 @@ show_list (MailerWindow      *self,
    * for the selected item, and the list view for rows it could keep, item
    * by item through the new list: every row of a large folder would be
    * loaded (GTK 4.8).  Emptied first, neither looks for anything. */
-  gtk_single_selection_set_model (self->messages_selection, NULL);
-  gtk_single_selection_set_model (self->messages_selection, G_LIST_MODEL (list));
+  gtk_multi_selection_set_model (self->messages_selection, NULL);
+  gtk_multi_selection_set_model (self->messages_selection, G_LIST_MODEL (list));
   update_list_stack (self);
   show_message (self, NULL);
   gtk_stack_set_visible_child_name (self->content_stack, "messages");
@@ -1773,6 +2056,7 @@ mailer_window_class_init (MailerWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_cc);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, body_stack);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_body);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_none);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_spinner);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_unavailable);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, toasts);
@@ -1795,6 +2079,9 @@ mailer_window_class_init (MailerWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.archive", NULL, archive_activated);
   gtk_widget_class_install_action (widget_class, "win.search", NULL, search_activated);
   gtk_widget_class_install_action (widget_class, "win.move", NULL, move_activated);
+  gtk_widget_class_install_action (widget_class, "win.select-all", NULL, select_all_activated);
+  /* After the focused widget: in a text field, Ctrl+A selects its text. */
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_a, GDK_CONTROL_MASK, "win.select-all", NULL);
   gtk_widget_class_install_action (widget_class, "win.next-unread", NULL, next_unread_activated);
   gtk_widget_class_install_action (widget_class, "win.previous-unread", NULL, previous_unread_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_period, GDK_CONTROL_MASK, "win.next-unread", NULL);
@@ -1851,10 +2138,10 @@ mailer_window_init (MailerWindow *self)
   g_signal_connect (factory, "unbind", G_CALLBACK (unbind_message_cb), NULL);
   gtk_list_view_set_factory (self->messages_view, factory);
   g_object_unref (factory);
-  self->messages_selection = gtk_single_selection_new (NULL);
-  gtk_single_selection_set_autoselect (self->messages_selection, FALSE);
-  gtk_single_selection_set_can_unselect (self->messages_selection, TRUE);
-  g_signal_connect_swapped (self->messages_selection, "notify::selected-item",
+  /* Several with Ctrl or Shift, all with Ctrl+A: the actions apply to
+   * every message selected. */
+  self->messages_selection = gtk_multi_selection_new (NULL);
+  g_signal_connect_swapped (self->messages_selection, "selection-changed",
                             G_CALLBACK (message_selected_cb), self);
   gtk_list_view_set_model (self->messages_view, GTK_SELECTION_MODEL (self->messages_selection));
 
@@ -1970,7 +2257,7 @@ mailer_window_show_message (MailerWindow *self,
   position = mailer_message_list_find (self->list, message_id);
   if (position == G_MAXUINT)
     return FALSE;
-  gtk_single_selection_set_selected (self->messages_selection, position);
+  select_position (self, position);
   /* GTK 4.8 has no gtk_list_view_scroll_to (): its action. */
   gtk_widget_activate_action (GTK_WIDGET (self->messages_view), "list.scroll-to-item", "u", position);
   adw_leaflet_set_visible_child (self->leaflet, self->content);
