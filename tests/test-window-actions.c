@@ -307,6 +307,12 @@ all_have_flag (gpointer data)
   return TRUE;
 }
 
+static gboolean
+shows_five_deleted (gpointer data)
+{
+  return find_labelled (data, GTK_TYPE_WIDGET, "5 messages moved to Trash") != NULL;
+}
+
 static guint
 n_selected (MailerWindow *window)
 {
@@ -416,7 +422,7 @@ test_window_multi_select (void)
     wait_in_folder (session, g_array_index (work_ids, gint64, i), work_trash);
   for (guint i = 0; i < home_ids->len; i++)
     wait_in_folder (session, g_array_index (home_ids, gint64, i), home_trash);
-  mailer_test_ui_wait_until (has_undo_button, window);
+  mailer_test_ui_wait_until (shows_five_deleted, window);
   mailer_test_ui_save_screenshot (GTK_WIDGET (window), "window-five-deleted");
   {
     /* The toast of the delete, not the archive's on its way out. */
