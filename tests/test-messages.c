@@ -736,6 +736,133 @@ test_deferred_text (Fixture       *fixture,
 
 /* Threading */
 
+/* Counts items-changed signals and keeps the model's length in step. */
+typedef struct
+{
+  guint signals;
+  guint n_items;
+} ListWatch;
+
+static void
+list_watch_cb (GListModel *list,
+               guint       position,
+               guint       removed,
+               guint       added,
+               ListWatch  *watch)
+{
+  watch->signals++;
+  watch->n_items = watch->n_items - removed + added;
+}
+
+static void
+wait_for_signals (ListWatch *watch,
+                  guint      at_least)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (watch->signals < at_least && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (watch->signals, >=, at_least);
+}
+
+/* One row per conversation, its newest message in the folder; what is in
+ * the conversation there, and how much of it is unread; the rows follow
+ * new mail and changes. */
+static void
+test_conversations (Fixture       *fixture,
+                    gconstpointer  user_data)
+{
+  const char * const files[] = {
+    "thread-01.eml", "thread-02.eml", "thread-03.eml", "thread-04.eml", "thread-05.eml",
+  };
+  g_autoptr(MailerMessageList) list = NULL;
+  g_autoptr(MailerMessageList) inboxes = NULL;
+  g_autoptr(MailerMessage) row = NULL;
+  g_autoptr(GArray) members = NULL;
+  g_autoptr(GError) error = NULL;
+  ListWatch watch = { 0, };
+  gint64 ids[G_N_ELEMENTS (files)], unrelated, archived, latest;
+  guint n, unread;
+
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    ids[i] = add_one (fixture->store, fixture->inbox_id, new_raw_message (files[i], i + 1));
+  unrelated = add_one (fixture->store, fixture->inbox_id, new_raw_message ("plain.eml", 10));
+  /* The last reply is in another folder: not part of the inbox's rows. */
+  archived = add_one (fixture->store, fixture->archive_id, new_raw_message ("thread-06.eml", 11));
+
+  list = mailer_message_list_new_conversations (fixture->store, fixture->inbox_id, &error);
+  g_assert_no_error (error);
+  g_assert_true (mailer_message_list_get_conversations (list));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 2);
+  /* The conversation's row is its newest message in the inbox (thread-05,
+   * 10 Nov), below plain.eml (16 Nov, newer). */
+  {
+    g_autoptr(MailerMessage) first = g_list_model_get_item (G_LIST_MODEL (list), 0);
+    g_autoptr(MailerMessage) second = g_list_model_get_item (G_LIST_MODEL (list), 1);
+
+    g_assert_cmpint (mailer_message_get_id (first), ==, unrelated);
+    g_assert_cmpint (mailer_message_get_id (second), ==, ids[4]);
+    row = g_object_ref (second);
+  }
+  mailer_message_list_count_conversation (list, row, &n, &unread);
+  g_assert_cmpuint (n, ==, 5);
+  g_assert_cmpuint (unread, ==, 5);
+  members = mailer_message_list_list_conversation (list, row);
+  g_assert_cmpuint (members->len, ==, 5);
+  g_assert_cmpint (g_array_index (members, gint64, 0), ==, ids[0]);
+  g_assert_cmpint (g_array_index (members, gint64, 4), ==, ids[4]);
+  /* Any message of it finds its row. */
+  g_assert_cmpuint (mailer_message_list_find (list, ids[1]), ==, 1);
+  g_assert_cmpuint (mailer_message_list_find (list, archived), ==, G_MAXUINT);
+
+  /* The unified inbox groups the same way. */
+  inboxes = mailer_message_list_new_conversations (fixture->store, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (inboxes)), ==, 2);
+
+  watch.n_items = 2;
+  g_signal_connect (list, "items-changed", G_CALLBACK (list_watch_cb), &watch);
+
+  /* Reading one message of it: the row is told (its unread count). */
+  {
+    g_autoptr(GArray) one = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+    g_array_append_val (one, ids[2]);
+    set_flags (fixture->store, one, MAILER_MESSAGE_FLAG_SEEN, 0, FALSE);
+  }
+  wait_for_signals (&watch, 1);
+  mailer_message_list_count_conversation (list, row, &n, &unread);
+  g_assert_cmpuint (unread, ==, 4);
+  g_assert_cmpuint (watch.n_items, ==, 2);
+
+  /* The last reply moved into the inbox: still two rows; the
+   * conversation's is now that reply (12 Nov). */
+  {
+    g_autoptr(GArray) one = g_array_new (FALSE, FALSE, sizeof (gint64));
+    g_autoptr(GAsyncResult) result = NULL;
+    GAsyncResult *pending = NULL;
+    guint before = watch.signals;
+
+    g_array_append_val (one, archived);
+    mailer_store_move_messages_async (fixture->store, one, fixture->inbox_id, FALSE, NULL,
+                                      mailer_test_store_result_cb, &pending);
+    result = mailer_test_wait_result (&pending, 10);
+    g_assert_true (mailer_store_move_messages_finish (fixture->store, result, &error));
+    g_assert_no_error (error);
+    wait_for_signals (&watch, before + 1);
+  }
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 2);
+  g_assert_cmpuint (watch.n_items, ==, 2);
+  {
+    g_autoptr(MailerMessage) second = g_list_model_get_item (G_LIST_MODEL (list), 1);
+
+    latest = mailer_message_get_id (second);
+    g_assert_cmpint (latest, ==, archived);
+    mailer_message_list_count_conversation (list, second, &n, &unread);
+    g_assert_cmpuint (n, ==, 6);
+  }
+}
+
 static void
 test_threading (Fixture       *fixture,
                 gconstpointer  user_data)
@@ -1201,6 +1328,7 @@ main (int   argc,
   ADD ("search", test_search);
   ADD ("deferred-text", test_deferred_text);
   ADD ("threading", test_threading);
+  ADD ("list/conversations", test_conversations);
   ADD ("list/items-changed", test_list_items_changed);
   ADD ("list/100k", test_list_100k);
   ADD ("list/unified-inbox", test_unified_inbox);

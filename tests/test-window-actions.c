@@ -347,6 +347,10 @@ test_window_multi_select (void)
   GtkSelectionModel *selection;
   MailerWindow *window;
   guint n;
+  g_autoptr(GSettings) settings = g_settings_new ("org.example.Mailer");
+
+  /* A row a message (conversations: /ui/window/conversations). */
+  g_settings_set_boolean (settings, "conversation-grouping", FALSE);
 
   window = mailer_window_new (NULL, session, NULL);
   gtk_window_set_default_size (GTK_WINDOW (window), 1200, 720);

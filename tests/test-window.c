@@ -121,9 +121,13 @@ test_window_messages (void)
   const char * const files[] = { "plain.eml", "rfc2047-subject.eml", "attachment.eml", "thread-01.eml",
                                  "thread-02.eml", "latin1-body.eml", "rfc2047-japanese.eml" };
   MailerStore *store = mailer_session_get_store (session);
+  g_autoptr(GSettings) settings = g_settings_new ("org.example.Mailer");
   GtkSelectionModel *list_selection;
   g_autoptr(MailerMessage) first = NULL;
   MailerWindow *window;
+
+  /* One row a message here; /ui/window/conversations groups them. */
+  g_settings_set_boolean (settings, "conversation-grouping", FALSE);
 
   /* The window opens before the account has folders (a first sync). */
   window = mailer_window_new (NULL, session, NULL);
@@ -262,6 +266,126 @@ test_window_messages (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static GtkWidget *
+find_label (GtkWidget  *root,
+            const char *text)
+{
+  if (GTK_IS_LABEL (root) && g_strcmp0 (gtk_label_get_label (GTK_LABEL (root)), text) == 0 &&
+      gtk_widget_is_visible (root))
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_label (child, text);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static guint
+list_length (MailerWindow *window)
+{
+  return g_list_model_get_n_items (G_LIST_MODEL (gtk_list_view_get_model (mailer_window_get_messages_view (window))));
+}
+
+static gboolean
+has_rows (gpointer data)
+{
+  guint *expected = g_object_get_data (data, "expected-rows");
+
+  return list_length (data) == *expected;
+}
+
+static void
+wait_rows (MailerWindow *window,
+           guint         n)
+{
+  g_object_set_data_full (G_OBJECT (window), "expected-rows", g_memdup2 (&n, sizeof n), g_free);
+  mailer_test_ui_wait_until (has_rows, window);
+}
+
+/* Grouped by conversation (the default): a message and its replies are
+ * one row, with their number; the reader steps through them; an action
+ * on the row is on all of them; the preference turns it off and on. */
+static void
+test_window_conversations (void)
+{
+  g_autoptr(MailerSession) session = mailer_test_ui_make_session (1);
+  g_autoptr(MailerAccount) account = g_list_model_get_item (mailer_session_get_accounts (session), 0);
+  g_autoptr(MailerFolder) inbox = mailer_test_ui_add_folder (session, account, "INBOX", MAILER_FOLDER_ROLE_INBOX);
+  g_autoptr(MailerFolder) trash = mailer_test_ui_add_folder (session, account, "Trash", MAILER_FOLDER_ROLE_TRASH);
+  const char * const files[] = { "thread-01.eml", "thread-02.eml", "thread-03.eml", "plain.eml", NULL };
+  g_autoptr(GArray) ids = mailer_test_ui_add_messages (session, inbox, files);
+  g_autoptr(GSettings) settings = g_settings_new ("org.example.Mailer");
+  MailerStore *store = mailer_session_get_store (session);
+  GtkSelectionModel *selection;
+  MailerWindow *window;
+  guint conversation_row = G_MAXUINT;
+
+  g_settings_set_boolean (settings, "conversation-grouping", TRUE);
+  window = mailer_window_new (NULL, session, NULL);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 720);
+  gtk_window_present (GTK_WINDOW (window));
+  mailer_test_ui_wait_for_window (GTK_WIDGET (window));
+  wait_rows (window, 2);
+  selection = gtk_list_view_get_model (mailer_window_get_messages_view (window));
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(MailerMessage) message = g_list_model_get_item (G_LIST_MODEL (selection), i);
+
+      if (mailer_message_get_id (message) == g_array_index (ids, gint64, 2))
+        conversation_row = i;
+    }
+  /* The row is the newest message (thread-03), and says 3. */
+  g_assert_cmpuint (conversation_row, !=, G_MAXUINT);
+  mailer_test_ui_wait_for_paint (GTK_WIDGET (window));
+  g_assert_nonnull (find_label (GTK_WIDGET (mailer_window_get_messages_view (window)), "3"));
+
+  /* Open: the newest; then the earlier ones. */
+  gtk_selection_model_select_item (selection, conversation_row, TRUE);
+  g_main_context_iteration (NULL, FALSE);
+  g_assert_nonnull (find_label (GTK_WIDGET (window), "Message 3 of 3 in this conversation"));
+  mailer_test_ui_save_screenshot (GTK_WIDGET (window), "window-conversation");
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.conversation-previous", NULL));
+  g_assert_nonnull (find_label (GTK_WIDGET (window), "Message 2 of 3 in this conversation"));
+  {
+    g_autoptr(MailerMessage) second = mailer_store_get_message (store, g_array_index (ids, gint64, 1), NULL);
+
+    g_assert_cmpstr (mailer_window_get_reader_subject (window), ==, mailer_message_get_subject (second));
+  }
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.conversation-previous", NULL));
+  g_assert_nonnull (find_label (GTK_WIDGET (window), "Message 1 of 3 in this conversation"));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.conversation-next", NULL));
+  g_assert_nonnull (find_label (GTK_WIDGET (window), "Message 2 of 3 in this conversation"));
+
+  /* Ungrouped: four rows; grouped again: two. */
+  g_settings_set_boolean (settings, "conversation-grouping", FALSE);
+  wait_rows (window, 4);
+  g_settings_set_boolean (settings, "conversation-grouping", TRUE);
+  wait_rows (window, 2);
+
+  /* Delete on the conversation's row: all three go to the Trash. */
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(MailerMessage) message = g_list_model_get_item (G_LIST_MODEL (selection), i);
+
+      if (mailer_message_get_id (message) == g_array_index (ids, gint64, 2))
+        gtk_selection_model_select_item (selection, i, TRUE);
+    }
+  g_main_context_iteration (NULL, FALSE);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.delete", NULL));
+  wait_rows (window, 1);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(MailerMessage) message = mailer_store_get_message (store, g_array_index (ids, gint64, i), NULL);
+
+      g_assert_cmpint (mailer_message_get_folder_id (message), ==, mailer_folder_get_id (trash));
+    }
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -273,6 +397,7 @@ main (int   argc,
   g_test_add_func ("/ui/window/accounts", test_window_shows_accounts);
   g_test_add_func ("/ui/window/empty", test_window_empty);
   g_test_add_func ("/ui/window/messages", test_window_messages);
+  g_test_add_func ("/ui/window/conversations", test_window_conversations);
 
   return g_test_run ();
 }

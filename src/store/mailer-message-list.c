@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
  * MailerMessageList: a lazy GListModel of MailerMessage, newest first, for
- * one folder, for the unified inbox, or for a search.
+ * one folder, for the unified inbox, or for a search.  A list of
+ * conversations has one row per conversation: its newest message there.
  *
  * Only the sort keys (date, id) of the rows are held: 16 bytes a message,
  * read with one covering-index scan.  Rows become MailerMessage objects when
@@ -24,6 +25,9 @@
 /* More separate runs than this in one change become one items-changed
  * over the range they span. */
 #define MAX_RUNS 256
+/* A list of conversations reads its rows again after a change, once the
+ * changes stop coming for this long (a sync commits many in a row). */
+#define CONVERSATIONS_RELOAD_MS 100
 
 typedef enum
 {
@@ -52,6 +56,11 @@ struct _MailerMessageList
   guint n_loaded;            /* rows held by pages */
   GHashTable *inbox_folders; /* folder id -> GINT_TO_POINTER (is inbox + 1) */
   gulong changed_id;
+
+  gboolean conversations;    /* one row per conversation (LIST_FOLDER, LIST_UNIFIED_INBOX) */
+  GHashTable *thread_rows;   /* conversations: thread id -> its row's message id */
+  GArray *updated_threads;   /* conversations: gint64, to tell about at the reload */
+  guint reload_id;
 };
 
 static void mailer_message_list_iface_init (GListModelInterface *iface);
@@ -416,6 +425,115 @@ emit_updated (MailerMessageList *self,
     }
 }
 
+/* Conversations */
+
+static gboolean load_keys (MailerMessageList  *self,
+                           GError            **error);
+
+static gboolean
+keys_equal (const Key *a,
+            const Key *b)
+{
+  return a->date == b->date && a->id == b->id;
+}
+
+/* Reads the rows again, and tells what changed: the span between what
+ * stayed the same at both ends, and the rows of conversations that
+ * changed inside (a message read, say). */
+static gboolean
+reload_conversations (gpointer user_data)
+{
+  MailerMessageList *self = user_data;
+  g_autoptr(GArray) old = g_steal_pointer (&self->keys);
+  g_autoptr(GArray) threads = g_steal_pointer (&self->updated_threads);
+  g_autoptr(GArray) positions = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr(GError) error = NULL;
+  guint pre = 0, post = 0, n_old, n_new;
+
+  self->reload_id = 0;
+  self->updated_threads = g_array_new (FALSE, FALSE, sizeof (gint64));
+  self->keys = g_array_new (FALSE, FALSE, sizeof (Key));
+  g_hash_table_remove_all (self->thread_rows);
+  if (!load_keys (self, &error))
+    {
+      g_warning ("Cannot read the conversations: %s", error->message);
+      g_array_unref (self->keys);
+      self->keys = g_steal_pointer (&old);
+      return G_SOURCE_REMOVE;
+    }
+
+  n_old = old->len;
+  n_new = self->keys->len;
+  while (pre < n_old && pre < n_new &&
+         keys_equal (&g_array_index (old, Key, pre), &g_array_index (self->keys, Key, pre)))
+    pre++;
+  while (post < n_old - pre && post < n_new - pre &&
+         keys_equal (&g_array_index (old, Key, n_old - 1 - post),
+                     &g_array_index (self->keys, Key, n_new - 1 - post)))
+    post++;
+  if (pre + post < MAX (n_old, n_new))
+    g_list_model_items_changed (G_LIST_MODEL (self), pre, n_old - pre - post, n_new - pre - post);
+
+  for (guint i = 0; i < threads->len; i++)
+    {
+      const Key *key = g_hash_table_lookup (self->thread_rows, &g_array_index (threads, gint64, i));
+      guint pos = key != NULL ? find_key (self, key->id, key->date) : G_MAXUINT;
+
+      if (pos != G_MAXUINT && (pos < pre || pos >= n_new - post))
+        g_array_append_val (positions, pos);
+    }
+  if (positions->len > 0)
+    emit_updated (self, positions);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+row_in_scope (MailerMessageList    *self,
+              const MailerStoreRow *row)
+{
+  return self->kind == LIST_FOLDER ? row->folder_id == self->folder_id : folder_is_inbox (self, row->folder_id);
+}
+
+static void
+conversations_changed (MailerMessageList  *self,
+                       MailerStoreChanges *changes)
+{
+  gboolean touched = FALSE;
+
+  for (guint i = 0; i < changes->removed->len; i++)
+    touched |= row_in_scope (self, &g_array_index (changes->removed, MailerStoreRow, i));
+  for (guint i = 0; i < changes->inserted->len; i++)
+    touched |= row_in_scope (self, &g_array_index (changes->inserted, MailerStoreRow, i));
+  for (guint i = 0; i < changes->updated->len; i++)
+    {
+      const MailerStoreRow *row = &g_array_index (changes->updated, MailerStoreRow, i);
+      MailerMessage *message;
+
+      if (!row_in_scope (self, row))
+        continue;
+      touched = TRUE;
+      /* Its conversation's row may show another message: tell about that
+       * row at the reload. */
+      message = g_hash_table_lookup (_mailer_store_get_live (self->store), &row->id);
+      if (message != NULL)
+        {
+          gint64 thread = mailer_message_get_thread_id (message);
+
+          g_array_append_val (self->updated_threads, thread);
+        }
+      else
+        {
+          g_autoptr(MailerMessage) loaded = mailer_store_get_message (self->store, row->id, NULL);
+          gint64 thread = loaded != NULL ? mailer_message_get_thread_id (loaded) : 0;
+
+          if (thread != 0)
+            g_array_append_val (self->updated_threads, thread);
+        }
+    }
+  if (touched && self->reload_id == 0)
+    self->reload_id = g_timeout_add (CONVERSATIONS_RELOAD_MS, reload_conversations, self);
+}
+
 static void
 store_changed_cb (MailerStore        *store,
                   MailerStoreChanges *changes,
@@ -428,6 +546,12 @@ store_changed_cb (MailerStore        *store,
   /* A folder's role may have changed. */
   for (guint i = 0; i < changes->folders->len; i++)
     g_hash_table_remove (self->inbox_folders, &g_array_index (changes->folders, gint64, i));
+
+  if (self->conversations)
+    {
+      conversations_changed (self, changes);
+      return;
+    }
 
   /* Rows that left. */
   for (guint i = 0; i < changes->removed->len; i++)
@@ -493,6 +617,9 @@ mailer_message_list_finalize (GObject *object)
   MailerMessageList *self = (MailerMessageList *)object;
 
   g_clear_signal_handler (&self->changed_id, self->store);
+  g_clear_handle_id (&self->reload_id, g_source_remove);
+  g_clear_pointer (&self->thread_rows, g_hash_table_unref);
+  g_clear_pointer (&self->updated_threads, g_array_unref);
   g_queue_clear_full (&self->pages, (GDestroyNotify) g_ptr_array_unref);
   g_clear_pointer (&self->inbox_folders, g_hash_table_unref);
   g_clear_pointer (&self->keys, g_array_unref);
@@ -528,18 +655,27 @@ load_keys (MailerMessageList  *self,
   switch (self->kind)
     {
     case LIST_FOLDER:
+      /* A conversation's row is its newest message: max() picks the
+       * row's other columns from that message (SQLite). */
       stmt = _mailer_store_read_stmt (self->store,
-                                      "SELECT date, id FROM messages WHERE folder_id = ?1"
-                                      " ORDER BY date DESC, id DESC",
+                                      self->conversations
+                                      ? "SELECT max (date), id, thread_id FROM messages WHERE folder_id = ?1"
+                                        " GROUP BY thread_id ORDER BY 1 DESC, 2 DESC"
+                                      : "SELECT date, id, 0 FROM messages WHERE folder_id = ?1"
+                                        " ORDER BY date DESC, id DESC",
                                       error);
       if (stmt != NULL)
         sqlite3_bind_int64 (stmt, 1, self->folder_id);
       break;
     case LIST_UNIFIED_INBOX:
       stmt = _mailer_store_read_stmt (self->store,
-                                      "SELECT m.date, m.id FROM messages m"
-                                      " WHERE m.folder_id IN (SELECT id FROM folders WHERE role = 'inbox')"
-                                      " ORDER BY m.date DESC, m.id DESC",
+                                      self->conversations
+                                      ? "SELECT max (m.date), m.id, m.thread_id FROM messages m"
+                                        " WHERE m.folder_id IN (SELECT id FROM folders WHERE role = 'inbox')"
+                                        " GROUP BY m.thread_id ORDER BY 1 DESC, 2 DESC"
+                                      : "SELECT m.date, m.id, 0 FROM messages m"
+                                        " WHERE m.folder_id IN (SELECT id FROM folders WHERE role = 'inbox')"
+                                        " ORDER BY m.date DESC, m.id DESC",
                                       error);
       break;
     case LIST_SEARCH:
@@ -566,6 +702,9 @@ load_keys (MailerMessageList  *self,
       Key key = { sqlite3_column_int64 (stmt, 0), sqlite3_column_int64 (stmt, 1) };
 
       g_array_append_val (self->keys, key);
+      if (self->thread_rows != NULL)
+        g_hash_table_insert (self->thread_rows, g_memdup2 (&(gint64) { sqlite3_column_int64 (stmt, 2) }, sizeof (gint64)),
+                             g_memdup2 (&key, sizeof key));
     }
   sqlite3_reset (stmt);
   if (rc != SQLITE_DONE)
@@ -582,6 +721,7 @@ list_new (MailerStore  *store,
           ListKind      kind,
           gint64        folder_id,
           const char   *fts_query,
+          gboolean      conversations,
           GError      **error)
 {
   g_autoptr(MailerMessageList) self = g_object_new (MAILER_TYPE_MESSAGE_LIST, NULL);
@@ -590,6 +730,12 @@ list_new (MailerStore  *store,
   self->kind = kind;
   self->folder_id = folder_id;
   self->fts_query = g_strdup (fts_query);
+  self->conversations = conversations;
+  if (conversations)
+    {
+      self->thread_rows = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+      self->updated_threads = g_array_new (FALSE, FALSE, sizeof (gint64));
+    }
 
   if (!load_keys (self, error))
     return NULL;
@@ -609,7 +755,119 @@ mailer_message_list_new_for_folder (MailerStore  *store,
                                     GError      **error)
 {
   g_return_val_if_fail (MAILER_IS_STORE (store), NULL);
-  return list_new (store, LIST_FOLDER, folder_id, NULL, error);
+  return list_new (store, LIST_FOLDER, folder_id, NULL, FALSE, error);
+}
+
+/**
+ * mailer_message_list_new_conversations:
+ * @folder_id: a folder, or 0 for every account's inbox
+ *
+ * Returns: (transfer full): one row per conversation in the folder (or
+ *   the inboxes): its newest message there, newest first
+ */
+MailerMessageList *
+mailer_message_list_new_conversations (MailerStore  *store,
+                                       gint64        folder_id,
+                                       GError      **error)
+{
+  g_return_val_if_fail (MAILER_IS_STORE (store), NULL);
+  return list_new (store, folder_id != 0 ? LIST_FOLDER : LIST_UNIFIED_INBOX, folder_id, NULL, TRUE, error);
+}
+
+gboolean
+mailer_message_list_get_conversations (MailerMessageList *self)
+{
+  g_return_val_if_fail (MAILER_IS_MESSAGE_LIST (self), FALSE);
+  return self->conversations;
+}
+
+static sqlite3_stmt *
+conversation_stmt (MailerMessageList *self,
+                   const char        *folder_sql,
+                   const char        *inbox_sql,
+                   gint64             thread_id)
+{
+  sqlite3_stmt *stmt = _mailer_store_read_stmt (self->store, self->kind == LIST_FOLDER ? folder_sql : inbox_sql,
+                                                NULL);
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, thread_id);
+  if (self->kind == LIST_FOLDER)
+    sqlite3_bind_int64 (stmt, 2, self->folder_id);
+  return stmt;
+}
+
+/**
+ * mailer_message_list_count_conversation:
+ * @n_messages: (out): messages of @message's conversation in the list's
+ *   folder (or the inboxes)
+ * @n_unread: (out): how many of them are unread
+ */
+void
+mailer_message_list_count_conversation (MailerMessageList *self,
+                                        MailerMessage     *message,
+                                        guint             *n_messages,
+                                        guint             *n_unread)
+{
+  sqlite3_stmt *stmt;
+
+  g_return_if_fail (MAILER_IS_MESSAGE_LIST (self));
+
+  *n_messages = 1;
+  *n_unread = mailer_message_get_unread (message);
+  stmt = conversation_stmt (self,
+                            "SELECT count (*), total ((flags & 9) = 0) FROM messages"
+                            " WHERE thread_id = ?1 AND folder_id = ?2",
+                            "SELECT count (*), total ((flags & 9) = 0) FROM messages"
+                            " WHERE thread_id = ?1 AND folder_id IN (SELECT id FROM folders WHERE role = 'inbox')",
+                            mailer_message_get_thread_id (message));
+  if (stmt == NULL)
+    return;
+  if (sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_int64 (stmt, 0) > 0)
+    {
+      *n_messages = sqlite3_column_int64 (stmt, 0);
+      *n_unread = sqlite3_column_int64 (stmt, 1);
+    }
+  sqlite3_reset (stmt);
+}
+
+/**
+ * mailer_message_list_list_conversation:
+ *
+ * Returns: (transfer full) (element-type gint64): the ids of the messages
+ *   of @message's conversation in the list's folder (or the inboxes),
+ *   oldest first
+ */
+GArray *
+mailer_message_list_list_conversation (MailerMessageList *self,
+                                       MailerMessage     *message)
+{
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  sqlite3_stmt *stmt;
+
+  g_return_val_if_fail (MAILER_IS_MESSAGE_LIST (self), ids);
+
+  stmt = conversation_stmt (self,
+                            "SELECT id FROM messages WHERE thread_id = ?1 AND folder_id = ?2 ORDER BY date, id",
+                            "SELECT id FROM messages WHERE thread_id = ?1"
+                            " AND folder_id IN (SELECT id FROM folders WHERE role = 'inbox') ORDER BY date, id",
+                            mailer_message_get_thread_id (message));
+  while (stmt != NULL && sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      gint64 id = sqlite3_column_int64 (stmt, 0);
+
+      g_array_append_val (ids, id);
+    }
+  if (stmt != NULL)
+    sqlite3_reset (stmt);
+  if (ids->len == 0)
+    {
+      gint64 id = mailer_message_get_id (message);
+
+      g_array_append_val (ids, id);
+    }
+  return ids;
 }
 
 /**
@@ -623,7 +881,7 @@ mailer_message_list_new_unified_inbox (MailerStore  *store,
                                        GError      **error)
 {
   g_return_val_if_fail (MAILER_IS_STORE (store), NULL);
-  return list_new (store, LIST_UNIFIED_INBOX, 0, NULL, error);
+  return list_new (store, LIST_UNIFIED_INBOX, 0, NULL, FALSE, error);
 }
 
 /**
@@ -654,7 +912,7 @@ mailer_message_list_new_search (MailerStore  *store,
       self->kind = LIST_SEARCH;
       return self;
     }
-  return list_new (store, LIST_SEARCH, folder_id, query, error);
+  return list_new (store, LIST_SEARCH, folder_id, query, FALSE, error);
 }
 
 /**
@@ -671,6 +929,24 @@ mailer_message_list_find (MailerMessageList *self,
   for (guint i = 0; i < self->keys->len; i++)
     if (g_array_index (self->keys, Key, i).id == message_id)
       return i;
+  /* An older message of a conversation: its conversation's row. */
+  if (self->conversations)
+    {
+      g_autoptr(MailerMessage) message = mailer_store_get_message (self->store, message_id, NULL);
+      MailerStoreRow row = { 0, };
+      const Key *key = NULL;
+
+      if (message != NULL)
+        {
+          row.id = message_id;
+          row.folder_id = mailer_message_get_folder_id (message);
+          if (row_in_scope (self, &row))
+            key = g_hash_table_lookup (self->thread_rows, &(gint64) { mailer_message_get_thread_id (message) });
+        }
+
+      if (key != NULL)
+        return find_key (self, key->id, key->date);
+    }
   return G_MAXUINT;
 }
 

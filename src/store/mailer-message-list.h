@@ -19,6 +19,16 @@ MailerMessageList *mailer_message_list_new_for_folder    (MailerStore        *st
                                                           GError            **error);
 MailerMessageList *mailer_message_list_new_unified_inbox (MailerStore        *store,
                                                           GError            **error);
+MailerMessageList *mailer_message_list_new_conversations (MailerStore        *store,
+                                                          gint64              folder_id,
+                                                          GError            **error);
+gboolean           mailer_message_list_get_conversations (MailerMessageList  *self);
+void               mailer_message_list_count_conversation (MailerMessageList *self,
+                                                          MailerMessage      *message,
+                                                          guint              *n_messages,
+                                                          guint              *n_unread);
+GArray            *mailer_message_list_list_conversation (MailerMessageList  *self,
+                                                          MailerMessage      *message);
 MailerMessageList *mailer_message_list_new_search        (MailerStore        *store,
                                                           const char         *text,
                                                           gint64              folder_id,

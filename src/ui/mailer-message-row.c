@@ -28,6 +28,9 @@ struct _MailerMessageRow
   GtkWidget *preview;
   GtkWidget *flagged;
   GtkWidget *attachment;
+  GtkWidget *count;             /* messages in the conversation, when more than one */
+  guint n_messages;
+  guint n_unread;
   gulong notify_id;
 };
 
@@ -71,7 +74,8 @@ update (MailerMessageRow *self)
   if (message == NULL)
     return;
 
-  unread = mailer_message_get_unread (message);
+  /* A conversation is unread while any of it is. */
+  unread = mailer_message_get_unread (message) || self->n_unread > 0;
   sender = mailer_message_get_sender (message);
   subject = mailer_message_get_subject (message);
   date = mailer_format_date (mailer_message_get_date (message));
@@ -92,6 +96,13 @@ update (MailerMessageRow *self)
   gtk_widget_set_visible (self->unread_dot, unread);
   gtk_widget_set_visible (self->flagged, mailer_message_get_flagged (message));
   gtk_widget_set_visible (self->attachment, mailer_message_get_has_attachment (message));
+  if (self->n_messages > 1)
+    {
+      g_autofree char *count = g_strdup_printf ("%u", self->n_messages);
+
+      gtk_label_set_label (GTK_LABEL (self->count), count);
+    }
+  gtk_widget_set_visible (self->count, self->n_messages > 1);
   if (unread)
     gtk_widget_add_css_class (GTK_WIDGET (self), "unread");
   else
@@ -191,12 +202,23 @@ mailer_message_row_init (MailerMessageRow *self)
   set_icon_tooltip (self->flagged, N_("Flagged"));
   self->attachment = gtk_image_new_from_icon_name ("mail-attachment-symbolic");
   set_icon_tooltip (self->attachment, N_("Has attachments"));
+  self->count = label ("conversation-count", FALSE);
+  gtk_widget_set_valign (self->count, GTK_ALIGN_CENTER);
+  gtk_widget_set_visible (self->count, FALSE);
+  set_icon_tooltip (self->count, N_("Messages in this conversation"));
 
   /* A placeholder keeps the text aligned whether the dot shows or not. */
   gtk_grid_attach (grid, gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 0), 0, 0, 1, 3);
   gtk_grid_attach (grid, self->unread_dot, 0, 0, 1, 1);
   gtk_grid_attach (grid, self->sender, 1, 0, 1, 1);
-  gtk_grid_attach (grid, self->attachment, 2, 0, 1, 1);
+  {
+    /* The count and the attachment mark share the column before the date. */
+    GtkWidget *marks = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+
+    gtk_box_append (GTK_BOX (marks), self->count);
+    gtk_box_append (GTK_BOX (marks), self->attachment);
+    gtk_grid_attach (grid, marks, 2, 0, 1, 1);
+  }
   gtk_grid_attach (grid, self->date, 3, 0, 1, 1);
   gtk_grid_attach (grid, self->subject, 1, 1, 2, 1);
   gtk_grid_attach (grid, self->flagged, 3, 1, 1, 1);
@@ -228,9 +250,31 @@ mailer_message_row_set_message (MailerMessageRow *self,
   if (self->message != NULL)
     g_clear_signal_handler (&self->notify_id, self->message);
   g_set_object (&self->message, message);
+  self->n_messages = 0;
+  self->n_unread = 0;
   if (message != NULL)
     {
       self->notify_id = g_signal_connect_swapped (message, "notify", G_CALLBACK (update), self);
       update (self);
     }
+}
+
+/**
+ * mailer_message_row_set_conversation:
+ * @n_messages: messages in the conversation the row stands for
+ * @n_unread: how many of them are unread
+ *
+ * For a list of conversations: the row shows how many messages there are,
+ * and is unread while any of them is.
+ */
+void
+mailer_message_row_set_conversation (MailerMessageRow *self,
+                                     guint             n_messages,
+                                     guint             n_unread)
+{
+  g_return_if_fail (MAILER_IS_MESSAGE_ROW (self));
+
+  self->n_messages = n_messages;
+  self->n_unread = n_unread;
+  update (self);
 }

@@ -15,6 +15,9 @@ GtkWidget     *mailer_message_row_new         (void);
 MailerMessage *mailer_message_row_get_message (MailerMessageRow *self);
 void           mailer_message_row_set_message (MailerMessageRow *self,
                                                MailerMessage    *message);
+void           mailer_message_row_set_conversation (MailerMessageRow *self,
+                                                    guint             n_messages,
+                                                    guint             n_unread);
 char          *mailer_format_date             (gint64            unix_time);
 
 G_END_DECLS

@@ -23,6 +23,7 @@ struct _MailerPreferencesWindow
   AdwPreferencesGroup *no_accounts_group;
   GtkSpinButton *mark_read_delay;
   GtkSwitch *remote_content_switch;
+  GtkSwitch *conversations_switch;
 };
 
 G_DEFINE_FINAL_TYPE (MailerPreferencesWindow, mailer_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
@@ -484,6 +485,7 @@ mailer_preferences_window_class_init (MailerPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MailerPreferencesWindow, no_accounts_group);
   gtk_widget_class_bind_template_child (widget_class, MailerPreferencesWindow, mark_read_delay);
   gtk_widget_class_bind_template_child (widget_class, MailerPreferencesWindow, remote_content_switch);
+  gtk_widget_class_bind_template_child (widget_class, MailerPreferencesWindow, conversations_switch);
 }
 
 /* The "show-remote-content" choice ("ask" or "always") as a switch. */
@@ -517,6 +519,8 @@ mailer_preferences_window_init (MailerPreferencesWindow *self)
   g_settings_bind_with_mapping (self->settings, "show-remote-content",
                                 self->remote_content_switch, "active", G_SETTINGS_BIND_DEFAULT,
                                 remote_policy_get, remote_policy_set, NULL, NULL);
+  g_settings_bind (self->settings, "conversation-grouping", self->conversations_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
 }
 
 MailerPreferencesWindow *

@@ -51,6 +51,9 @@ struct _MailerWindow
   GtkStack *body_stack;
   GtkLabel *reader_body;
   AdwStatusPage *reader_none;
+  GtkWidget *conversation_bar;
+  GtkLabel *conversation_label;
+  GArray *conversation;      /* ids of the open conversation, oldest first, or NULL */
   GtkSpinner *reader_spinner;
   AdwStatusPage *reader_unavailable;
   AdwToastOverlay *toasts;
@@ -648,6 +651,83 @@ show_attachments (MailerWindow      *self,
   gtk_widget_set_visible (GTK_WIDGET (self->attachments_box), TRUE);
 }
 
+/* In a list of conversations: where the open message is in its
+ * conversation, with buttons to the earlier and the later ones. */
+static guint
+conversation_index (MailerWindow *self)
+{
+  gint64 id = self->shown != NULL ? mailer_message_get_id (self->shown) : 0;
+
+  for (guint i = 0; self->conversation != NULL && i < self->conversation->len; i++)
+    if (g_array_index (self->conversation, gint64, i) == id)
+      return i;
+  return G_MAXUINT;
+}
+
+static void
+update_conversation_bar (MailerWindow *self)
+{
+  guint index;
+
+  /* Moving within the conversation keeps it; another row reads it anew. */
+  if (conversation_index (self) == G_MAXUINT)
+    {
+      g_clear_pointer (&self->conversation, g_array_unref);
+      if (self->list != NULL && mailer_message_list_get_conversations (self->list))
+        self->conversation = mailer_message_list_list_conversation (self->list, self->shown);
+    }
+  index = conversation_index (self);
+  if (index == G_MAXUINT || self->conversation->len < 2)
+    {
+      gtk_widget_set_visible (self->conversation_bar, FALSE);
+      return;
+    }
+  {
+    /* Translators: where the open message is in its conversation */
+    g_autofree char *where = g_strdup_printf (_("Message %u of %u in this conversation"),
+                                              index + 1, self->conversation->len);
+
+    gtk_label_set_label (self->conversation_label, where);
+  }
+  gtk_widget_set_visible (self->conversation_bar, TRUE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.conversation-previous", index > 0);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.conversation-next", index + 1 < self->conversation->len);
+}
+
+static void show_message (MailerWindow  *self,
+                          MailerMessage *message);
+
+static void
+conversation_step (MailerWindow *self,
+                   int           step)
+{
+  guint index = conversation_index (self);
+  g_autoptr(MailerMessage) message = NULL;
+
+  if (index == G_MAXUINT || (step < 0 && index == 0) || index + step >= self->conversation->len)
+    return;
+  message = mailer_store_get_message (mailer_session_get_store (self->session),
+                                      g_array_index (self->conversation, gint64, index + step), NULL);
+  if (message != NULL)
+    show_message (self, message);
+}
+
+static void
+conversation_previous_activated (GtkWidget  *widget,
+                                 const char *action_name,
+                                 GVariant   *parameter)
+{
+  conversation_step (MAILER_WINDOW (widget), -1);
+}
+
+static void
+conversation_next_activated (GtkWidget  *widget,
+                             const char *action_name,
+                             GVariant   *parameter)
+{
+  conversation_step (MAILER_WINDOW (widget), 1);
+}
+
 static void
 show_message (MailerWindow  *self,
               MailerMessage *message)
@@ -672,9 +752,12 @@ show_message (MailerWindow  *self,
     adw_leaflet_set_visible_child (self->leaflet, self->content);
   if (message == NULL)
     {
+      g_clear_pointer (&self->conversation, g_array_unref);
+      gtk_widget_set_visible (self->conversation_bar, FALSE);
       gtk_stack_set_visible_child_name (self->reader_stack, "none");
       return;
     }
+  update_conversation_bar (self);
 
   gtk_label_set_label (self->reader_subject, *mailer_message_get_subject (message)
                                              ? mailer_message_get_subject (message) : _("(No subject)"));
@@ -886,7 +969,10 @@ show_folder (MailerWindow *self,
   MailerStore *store = mailer_session_get_store (self->session);
   MailerMessageList *list;
 
-  if (mailer_folder_get_account_id (folder) == 0)
+  if (g_settings_get_boolean (self->settings, "conversation-grouping"))
+    list = mailer_message_list_new_conversations (store, mailer_folder_get_account_id (folder) == 0
+                                                         ? 0 : mailer_folder_get_id (folder), &error);
+  else if (mailer_folder_get_account_id (folder) == 0)
     list = mailer_message_list_new_unified_inbox (store, &error);
   else
     list = mailer_message_list_new_for_folder (store, mailer_folder_get_id (folder), &error);
@@ -906,6 +992,14 @@ show_folder (MailerWindow *self,
     adw_window_title_set_subtitle (self->content_title,
                                    account ? mailer_account_get_display_name (account) : "");
   }
+}
+
+/* Grouping turned on or off: the folder shown, again (not a search). */
+static void
+conversation_grouping_changed_cb (MailerWindow *self)
+{
+  if (self->current_folder != NULL && *gtk_editable_get_text (GTK_EDITABLE (self->search_entry)) == '\0')
+    show_folder (self, self->current_folder);
 }
 
 static void
@@ -1216,8 +1310,18 @@ bind_message_cb (GtkSignalListItemFactory *factory,
                  GtkListItem              *item,
                  gpointer                  user_data)
 {
-  mailer_message_row_set_message (MAILER_MESSAGE_ROW (gtk_list_item_get_child (item)),
-                                  gtk_list_item_get_item (item));
+  MailerWindow *self = user_data;
+  MailerMessageRow *row = MAILER_MESSAGE_ROW (gtk_list_item_get_child (item));
+  MailerMessage *message = gtk_list_item_get_item (item);
+
+  mailer_message_row_set_message (row, message);
+  if (self->list != NULL && mailer_message_list_get_conversations (self->list) && message != NULL)
+    {
+      guint n, unread;
+
+      mailer_message_list_count_conversation (self->list, message, &n, &unread);
+      mailer_message_row_set_conversation (row, n, unread);
+    }
 }
 
 static void
@@ -1342,9 +1446,40 @@ targets (MailerWindow *self)
             g_ptr_array_add (messages, message);
         }
     }
+  else if (gtk_bitset_get_size (selected) == 1 && self->list != NULL &&
+           mailer_message_list_get_conversations (self->list))
+    {
+      MailerMessage *message = g_list_model_get_item (G_LIST_MODEL (self->messages_selection),
+                                                      gtk_bitset_get_nth (selected, 0));
+
+      if (message != NULL)
+        g_ptr_array_add (messages, message);
+    }
   else if (self->shown != NULL)
     g_ptr_array_add (messages, g_object_ref (self->shown));
   gtk_bitset_unref (selected);
+
+  /* A row of a list of conversations stands for all of its messages. */
+  if (self->list != NULL && mailer_message_list_get_conversations (self->list))
+    {
+      GPtrArray *all = g_ptr_array_new_with_free_func (g_object_unref);
+      MailerStore *store = mailer_session_get_store (self->session);
+
+      for (guint i = 0; i < messages->len; i++)
+        {
+          g_autoptr(GArray) ids = mailer_message_list_list_conversation (self->list, messages->pdata[i]);
+
+          for (guint j = 0; j < ids->len; j++)
+            {
+              MailerMessage *member = mailer_store_get_message (store, g_array_index (ids, gint64, j), NULL);
+
+              if (member != NULL)
+                g_ptr_array_add (all, member);
+            }
+        }
+      g_ptr_array_unref (messages);
+      messages = all;
+    }
   return messages;
 }
 
@@ -2011,6 +2146,7 @@ mailer_window_dispose (GObject *object)
   gtk_widget_dispose_template (GTK_WIDGET (self), MAILER_TYPE_WINDOW);
 
   g_clear_object (&self->shown);
+  g_clear_pointer (&self->conversation, g_array_unref);
   g_clear_object (&self->current_folder);
   g_clear_object (&self->messages_selection);
   g_clear_object (&self->list);
@@ -2057,6 +2193,8 @@ mailer_window_class_init (MailerWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, body_stack);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_body);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_none);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, conversation_bar);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, conversation_label);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_spinner);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, reader_unavailable);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, toasts);
@@ -2080,6 +2218,8 @@ mailer_window_class_init (MailerWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.search", NULL, search_activated);
   gtk_widget_class_install_action (widget_class, "win.move", NULL, move_activated);
   gtk_widget_class_install_action (widget_class, "win.select-all", NULL, select_all_activated);
+  gtk_widget_class_install_action (widget_class, "win.conversation-previous", NULL, conversation_previous_activated);
+  gtk_widget_class_install_action (widget_class, "win.conversation-next", NULL, conversation_next_activated);
   /* After the focused widget: in a text field, Ctrl+A selects its text. */
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_a, GDK_CONTROL_MASK, "win.select-all", NULL);
   gtk_widget_class_install_action (widget_class, "win.next-unread", NULL, next_unread_activated);
@@ -2110,6 +2250,8 @@ mailer_window_init (MailerWindow *self)
   g_settings_bind (self->settings, "window-width", self, "default-width", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "window-height", self, "default-height", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "window-maximized", self, "maximized", G_SETTINGS_BIND_DEFAULT);
+  g_signal_connect_object (self->settings, "changed::conversation-grouping",
+                           G_CALLBACK (conversation_grouping_changed_cb), self, G_CONNECT_SWAPPED);
 
   factory = gtk_signal_list_item_factory_new ();
   g_signal_connect (factory, "setup", G_CALLBACK (setup_row_cb), NULL);
@@ -2134,7 +2276,7 @@ mailer_window_init (MailerWindow *self)
 
   factory = gtk_signal_list_item_factory_new ();
   g_signal_connect (factory, "setup", G_CALLBACK (setup_message_cb), NULL);
-  g_signal_connect (factory, "bind", G_CALLBACK (bind_message_cb), NULL);
+  g_signal_connect (factory, "bind", G_CALLBACK (bind_message_cb), self);
   g_signal_connect (factory, "unbind", G_CALLBACK (unbind_message_cb), NULL);
   gtk_list_view_set_factory (self->messages_view, factory);
   g_object_unref (factory);
