@@ -655,27 +655,19 @@ load_keys (MailerMessageList  *self,
   switch (self->kind)
     {
     case LIST_FOLDER:
-      /* A conversation's row is its newest message: max() picks the
-       * row's other columns from that message (SQLite). */
+      /* With the conversations: the index holds them too. */
       stmt = _mailer_store_read_stmt (self->store,
-                                      self->conversations
-                                      ? "SELECT max (date), id, thread_id FROM messages WHERE folder_id = ?1"
-                                        " GROUP BY thread_id ORDER BY 1 DESC, 2 DESC"
-                                      : "SELECT date, id, 0 FROM messages WHERE folder_id = ?1"
-                                        " ORDER BY date DESC, id DESC",
+                                      "SELECT date, id, thread_id FROM messages WHERE folder_id = ?1"
+                                      " ORDER BY date DESC, id DESC",
                                       error);
       if (stmt != NULL)
         sqlite3_bind_int64 (stmt, 1, self->folder_id);
       break;
     case LIST_UNIFIED_INBOX:
       stmt = _mailer_store_read_stmt (self->store,
-                                      self->conversations
-                                      ? "SELECT max (m.date), m.id, m.thread_id FROM messages m"
-                                        " WHERE m.folder_id IN (SELECT id FROM folders WHERE role = 'inbox')"
-                                        " GROUP BY m.thread_id ORDER BY 1 DESC, 2 DESC"
-                                      : "SELECT m.date, m.id, 0 FROM messages m"
-                                        " WHERE m.folder_id IN (SELECT id FROM folders WHERE role = 'inbox')"
-                                        " ORDER BY m.date DESC, m.id DESC",
+                                      "SELECT m.date, m.id, m.thread_id FROM messages m"
+                                      " WHERE m.folder_id IN (SELECT id FROM folders WHERE role = 'inbox')"
+                                      " ORDER BY m.date DESC, m.id DESC",
                                       error);
       break;
     case LIST_SEARCH:
@@ -701,10 +693,16 @@ load_keys (MailerMessageList  *self,
     {
       Key key = { sqlite3_column_int64 (stmt, 0), sqlite3_column_int64 (stmt, 1) };
 
+      /* Newest first: a conversation's row is the first of it met. */
+      if (self->conversations)
+        {
+          gint64 thread = sqlite3_column_int64 (stmt, 2);
+
+          if (g_hash_table_contains (self->thread_rows, &thread))
+            continue;
+          g_hash_table_insert (self->thread_rows, g_memdup2 (&thread, sizeof thread), g_memdup2 (&key, sizeof key));
+        }
       g_array_append_val (self->keys, key);
-      if (self->thread_rows != NULL)
-        g_hash_table_insert (self->thread_rows, g_memdup2 (&(gint64) { sqlite3_column_int64 (stmt, 2) }, sizeof (gint64)),
-                             g_memdup2 (&key, sizeof key));
     }
   sqlite3_reset (stmt);
   if (rc != SQLITE_DONE)
