@@ -61,6 +61,10 @@ struct _MailerWindow
   GtkSearchEntry *search_entry;
   GtkToggleButton *search_button;
   GtkMenuButton *move_button;
+  GtkWidget *header_actions;     /* the message's actions, in the header bar... */
+  GtkActionBar *bottom_actions;  /* ...or at the bottom, in a narrow window */
+  GtkMenuButton *bottom_move_button;
+  guint narrow_id;
   GtkRevealer *offline_banner;
   GtkRevealer *remote_banner;
   GtkBox *attachments_box;
@@ -1343,6 +1347,30 @@ reader_alone (MailerWindow *self)
          g_strcmp0 (adw_leaflet_get_visible_child_name (self->content_leaflet), "reader") == 0;
 }
 
+/* Narrow (the list and the reader one at a time): the message's actions
+ * leave the header bar, which would hold the window wide, for a bar at
+ * the bottom. */
+static gboolean
+update_narrow_cb (gpointer user_data)
+{
+  MailerWindow *self = user_data;
+  gboolean narrow = adw_leaflet_get_folded (self->content_leaflet);
+
+  self->narrow_id = 0;
+  gtk_widget_set_visible (self->header_actions, !narrow);
+  gtk_action_bar_set_revealed (self->bottom_actions, narrow);
+  return G_SOURCE_REMOVE;
+}
+
+/* The leaflet folds while the window is being laid out: the header bar
+ * changes after that. */
+static void
+update_narrow (MailerWindow *self)
+{
+  if (self->narrow_id == 0)
+    self->narrow_id = g_idle_add (update_narrow_cb, self);
+}
+
 static void
 update_back_button (MailerWindow *self)
 {
@@ -1804,7 +1832,8 @@ move_activated (GtkWidget  *widget,
   g_autoptr(GPtrArray) messages = targets (self);
 
   if (messages->len > 0)
-    gtk_menu_button_popup (self->move_button);
+    gtk_menu_button_popup (gtk_widget_get_visible (self->header_actions) ? self->move_button
+                                                                         : self->bottom_move_button);
 }
 
 /* The "Move to" menu: the other folders of the account of the messages
@@ -2064,6 +2093,7 @@ update_actions (MailerWindow *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.move", any);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.move-to", any);
   gtk_widget_set_sensitive (GTK_WIDGET (self->move_button), any);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->bottom_move_button), any);
 }
 
 /* Search */
@@ -2129,6 +2159,7 @@ mailer_window_dispose (GObject *object)
 {
   MailerWindow *self = (MailerWindow *)object;
 
+  g_clear_handle_id (&self->narrow_id, g_source_remove);
   g_clear_weak_pointer (&self->undo_toast);
   g_clear_pointer (&self->shown_raw, g_bytes_unref);
   g_clear_pointer (&self->shown_html, g_free);
@@ -2202,6 +2233,9 @@ mailer_window_class_init (MailerWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, search_entry);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, search_button);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, move_button);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, header_actions);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, bottom_actions);
+  gtk_widget_class_bind_template_child (widget_class, MailerWindow, bottom_move_button);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, offline_banner);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, remote_banner);
   gtk_widget_class_bind_template_child (widget_class, MailerWindow, attachments_box);
@@ -2291,6 +2325,9 @@ mailer_window_init (MailerWindow *self)
                           G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
   gtk_search_bar_connect_entry (self->search_bar, GTK_EDITABLE (self->search_entry));
   gtk_menu_button_set_create_popup_func (self->move_button, build_move_menu, self, NULL);
+  gtk_menu_button_set_create_popup_func (self->bottom_move_button, build_move_menu, self, NULL);
+  g_signal_connect_swapped (self->content_leaflet, "notify::folded", G_CALLBACK (update_narrow), self);
+  update_narrow_cb (self);
   g_signal_connect_swapped (self->leaflet, "notify::folded", G_CALLBACK (update_back_button), self);
   g_signal_connect_swapped (self->content_leaflet, "notify::folded", G_CALLBACK (update_back_button), self);
   g_signal_connect_swapped (self->content_leaflet, "notify::visible-child-name",
