@@ -446,6 +446,70 @@ test_window_multi_select (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static MailerWindow *
+single_window (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();  /* (transfer none) */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GObject) window = g_list_model_get_item (toplevels, i);
+
+      if (MAILER_IS_WINDOW (window) && mailer_window_is_single (MAILER_WINDOW (window)))
+        return MAILER_WINDOW (window);
+    }
+  return NULL;
+}
+
+static gboolean
+single_window_gone (gpointer data)
+{
+  return single_window () == NULL;
+}
+
+/* Open in New Window (double click, Enter, Ctrl+Shift+O, the row's menu):
+ * the message alone in a window of its own, with its actions; deleted
+ * there, the window closes and the main window's list follows. */
+static void
+test_window_open_in_window (void)
+{
+  g_autoptr(MailerSession) session = mailer_test_ui_make_session (2);
+  g_autoptr(MailerAccount) home = g_list_model_get_item (mailer_session_get_accounts (session), 1);
+  g_autoptr(MailerFolder) inbox = mailer_test_ui_add_folder (session, home, "INBOX", MAILER_FOLDER_ROLE_INBOX);
+  g_autoptr(MailerFolder) trash = mailer_test_ui_add_folder (session, home, "Trash", MAILER_FOLDER_ROLE_TRASH);
+  const char * const files[] = { "plain.eml", "attachment.eml", NULL };
+  g_autoptr(GArray) ids = mailer_test_ui_add_messages (session, inbox, files);
+  gint64 id = g_array_index (ids, gint64, 1);
+  g_autoptr(MailerMessage) message = mailer_store_get_message (mailer_session_get_store (session), id, NULL);
+  MailerWindow *window, *single;
+
+  window = mailer_window_new (NULL, session, NULL);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 720);
+  gtk_window_present (GTK_WINDOW (window));
+  mailer_test_ui_wait_for_window (GTK_WIDGET (window));
+  open_message (window, id);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.open-in-window", NULL));
+  single = single_window ();
+  g_assert_nonnull (single);
+  g_assert_true (single != window);
+  mailer_test_ui_wait_for_window (GTK_WIDGET (single));
+  g_assert_cmpstr (mailer_window_get_reader_subject (single), ==, mailer_message_get_subject (message));
+  /* The reader alone: no sidebar, no list, no way back to them. */
+  g_assert_false (gtk_widget_get_mapped (GTK_WIDGET (mailer_window_get_accounts_view (single))));
+  g_assert_false (gtk_widget_get_mapped (GTK_WIDGET (mailer_window_get_messages_view (single))));
+  mailer_test_ui_save_screenshot (GTK_WIDGET (single), "window-single-message");
+
+  /* Deleted there: the window goes, the message is in the Trash, and
+   * the main window's list has one message left. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (single), "win.delete", NULL));
+  wait_in_folder (session, id, trash);
+  mailer_test_ui_wait_until (single_window_gone, NULL);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (gtk_list_view_get_model (mailer_window_get_messages_view (window)))),
+                    ==, 1);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 static gboolean
 folder_is_shown (gpointer data)
 {
@@ -1155,6 +1219,7 @@ main (int   argc,
 
   g_test_add_func ("/ui/window/move-and-delete", test_window_move_and_delete);
   g_test_add_func ("/ui/window/multi-select", test_window_multi_select);
+  g_test_add_func ("/ui/window/open-in-window", test_window_open_in_window);
   g_test_add_func ("/ui/window/large-folder", test_window_large_folder);
   g_test_add_func ("/ui/window/account-state", test_window_account_state);
   g_test_add_func ("/ui/window/offline-banner", test_window_offline_banner);

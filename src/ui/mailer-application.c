@@ -111,9 +111,16 @@ show_message_activated (GSimpleAction *action,
   GtkWindow *window;
 
   g_application_activate (G_APPLICATION (self));
-  window = gtk_application_get_active_window (GTK_APPLICATION (self));
-  if (MAILER_IS_WINDOW (window))
-    mailer_window_show_message (MAILER_WINDOW (window), g_variant_get_int64 (parameter));
+  /* The main window, not one of a single message. */
+  window = NULL;
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL && window == NULL; l = l->next)
+    if (MAILER_IS_WINDOW (l->data) && !mailer_window_is_single (l->data))
+      window = l->data;
+  if (window != NULL)
+    {
+      gtk_window_present (window);
+      mailer_window_show_message (MAILER_WINDOW (window), g_variant_get_int64 (parameter));
+    }
 }
 
 static const GActionEntry app_actions[] = {

@@ -65,6 +65,7 @@ struct _MailerWindow
   GtkActionBar *bottom_actions;  /* ...or at the bottom, in a narrow window */
   GtkMenuButton *bottom_move_button;
   guint narrow_id;
+  gboolean single;               /* a window of one message (Open in New Window) */
   GtkRevealer *offline_banner;
   GtkRevealer *remote_banner;
   GtkBox *attachments_box;
@@ -853,12 +854,21 @@ message_selected_cb (MailerWindow *self)
       g_autoptr(MailerMessage) message = g_list_model_get_item (G_LIST_MODEL (self->messages_selection),
                                                                gtk_bitset_get_nth (selected, 0));
 
-      show_message (self, message);
+      /* Already open (its row changed, say): as it is. */
+      if (message != self->shown)
+        show_message (self, message);
     }
   else
     {
       g_autofree char *title = NULL;
 
+      /* A window of one message: it was moved away or deleted. */
+      if (self->single && self->shown != NULL)
+        {
+          gtk_window_close (GTK_WINDOW (self));
+          gtk_bitset_unref (selected);
+          return;
+        }
       show_message (self, NULL);
       if (n > 1)
         /* Translators: the reader, while several messages are selected */
@@ -928,6 +938,31 @@ select_unread (MailerWindow *self,
 }
 
 static void
+open_in_window_activated (GtkWidget  *widget,
+                          const char *action_name,
+                          GVariant   *parameter)
+{
+  MailerWindow *self = MAILER_WINDOW (widget);
+  MailerWindow *window;
+
+  if (self->shown == NULL || self->session == NULL)
+    return;
+  window = mailer_window_new_for_message (gtk_window_get_application (GTK_WINDOW (self)), self->session,
+                                          mailer_message_get_id (self->shown));
+  if (window != NULL)
+    gtk_window_present (GTK_WINDOW (window));
+}
+
+/* Double click or Enter on a row. */
+static void
+message_activated_cb (MailerWindow *self,
+                      guint         position)
+{
+  if (!self->single)
+    gtk_widget_activate_action (GTK_WIDGET (self), "win.open-in-window", NULL);
+}
+
+static void
 select_all_activated (GtkWidget  *widget,
                       const char *action_name,
                       GVariant   *parameter)
@@ -987,7 +1022,8 @@ show_folder (MailerWindow *self,
     }
 
   g_set_object (&self->current_folder, folder);
-  mailer_session_watch_folder (self->session, mailer_folder_get_id (folder));
+  if (!self->single)
+    mailer_session_watch_folder (self->session, mailer_folder_get_id (folder));
   show_list (self, list);
   adw_window_title_set_title (self->content_title, mailer_folder_get_display_name (folder));
   {
@@ -1257,6 +1293,7 @@ mailer_window_popup_message_menu (MailerWindow *self,
                                   double        y)
 {
   g_autoptr(GMenu) menu = g_menu_new ();
+  g_autoptr(GMenu) open = g_menu_new ();
   g_autoptr(GMenu) change = g_menu_new ();
   g_autoptr(GMenu) file = g_menu_new ();
   GtkWidget *popover;
@@ -1270,11 +1307,13 @@ mailer_window_popup_message_menu (MailerWindow *self,
   if (!gtk_selection_model_is_selected (GTK_SELECTION_MODEL (self->messages_selection), position))
     select_position (self, position);
 
+  g_menu_append (open, _("Open in New Window"), "win.open-in-window");
   g_menu_append (change, _("Mark as Read or Unread"), "win.toggle-read");
   g_menu_append (change, _("Flag or Unflag"), "win.toggle-flag");
   g_menu_append (file, _("Move to Folder…"), "win.move");
   g_menu_append (file, _("Archive"), "win.archive");
   g_menu_append (file, _("Move to Trash"), "win.delete");
+  g_menu_append_section (menu, NULL, G_MENU_MODEL (open));
   g_menu_append_section (menu, NULL, G_MENU_MODEL (change));
   g_menu_append_section (menu, NULL, G_MENU_MODEL (file));
 
@@ -1354,7 +1393,8 @@ static gboolean
 update_narrow_cb (gpointer user_data)
 {
   MailerWindow *self = user_data;
-  gboolean narrow = adw_leaflet_get_folded (self->content_leaflet);
+  /* A window of one message keeps them at the top. */
+  gboolean narrow = adw_leaflet_get_folded (self->content_leaflet) && !self->single;
 
   self->narrow_id = 0;
   gtk_widget_set_visible (self->header_actions, !narrow);
@@ -1374,7 +1414,8 @@ update_narrow (MailerWindow *self)
 static void
 update_back_button (MailerWindow *self)
 {
-  gtk_widget_set_visible (self->back_button, adw_leaflet_get_folded (self->leaflet) || reader_alone (self));
+  gtk_widget_set_visible (self->back_button,
+                          !self->single && (adw_leaflet_get_folded (self->leaflet) || reader_alone (self)));
 }
 
 static void
@@ -2092,6 +2133,7 @@ update_actions (MailerWindow *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.archive", any);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.move", any);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.move-to", any);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.open-in-window", self->shown != NULL && !self->single);
   gtk_widget_set_sensitive (GTK_WIDGET (self->move_button), any);
   gtk_widget_set_sensitive (GTK_WIDGET (self->bottom_move_button), any);
 }
@@ -2252,6 +2294,9 @@ mailer_window_class_init (MailerWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.search", NULL, search_activated);
   gtk_widget_class_install_action (widget_class, "win.move", NULL, move_activated);
   gtk_widget_class_install_action (widget_class, "win.select-all", NULL, select_all_activated);
+  gtk_widget_class_install_action (widget_class, "win.open-in-window", NULL, open_in_window_activated);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK | GDK_SHIFT_MASK,
+                                       "win.open-in-window", NULL);
   gtk_widget_class_install_action (widget_class, "win.conversation-previous", NULL, conversation_previous_activated);
   gtk_widget_class_install_action (widget_class, "win.conversation-next", NULL, conversation_next_activated);
   /* After the focused widget: in a text field, Ctrl+A selects its text. */
@@ -2319,7 +2364,12 @@ mailer_window_init (MailerWindow *self)
   self->messages_selection = gtk_multi_selection_new (NULL);
   g_signal_connect_swapped (self->messages_selection, "selection-changed",
                             G_CALLBACK (message_selected_cb), self);
+  /* Rows that leave take their selection with them without a
+   * selection-changed: the open message may be gone. */
+  g_signal_connect_swapped (self->messages_selection, "items-changed",
+                            G_CALLBACK (message_selected_cb), self);
   gtk_list_view_set_model (self->messages_view, GTK_SELECTION_MODEL (self->messages_selection));
+  g_signal_connect_swapped (self->messages_view, "activate", G_CALLBACK (message_activated_cb), self);
 
   g_object_bind_property (self->search_button, "active", self->search_bar, "search-mode-enabled",
                           G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
@@ -2369,6 +2419,62 @@ mailer_window_new (GtkApplication *application,
   selection_changed_cb (self);
 
   return self;
+}
+
+/**
+ * mailer_window_new_for_message:
+ *
+ * A window of its own for one message: its reader alone, with the same
+ * actions; it closes when the message is moved away or deleted.
+ *
+ * Returns: (transfer none) (nullable): the window, or %NULL when the
+ *   message is not found
+ */
+MailerWindow *
+mailer_window_new_for_message (GtkApplication *application,
+                               MailerSession  *session,
+                               gint64          message_id)
+{
+  MailerWindow *self;
+
+  g_return_val_if_fail (MAILER_IS_SESSION (session), NULL);
+
+  self = mailer_window_new (application, session, NULL);
+  self->single = TRUE;
+  /* Its size is not the main window's. */
+  g_settings_unbind (self, "default-width");
+  g_settings_unbind (self, "default-height");
+  g_settings_unbind (self, "maximized");
+  gtk_window_set_default_size (GTK_WINDOW (self), 820, 720);
+  if (!mailer_window_show_message (self, message_id))
+    {
+      gtk_window_destroy (GTK_WINDOW (self));
+      return NULL;
+    }
+  adw_leaflet_set_can_unfold (self->leaflet, FALSE);
+  adw_leaflet_set_can_unfold (self->content_leaflet, FALSE);
+  adw_leaflet_set_visible_child (self->leaflet, self->content);
+  adw_leaflet_set_visible_child_name (self->content_leaflet, "reader");
+  adw_window_title_set_title (self->content_title, mailer_window_get_reader_subject (self));
+  adw_window_title_set_subtitle (self->content_title, "");
+  /* Nothing to search in. */
+  gtk_widget_set_visible (GTK_WIDGET (self->search_button), FALSE);
+  update_narrow_cb (self);
+  update_back_button (self);
+  update_actions (self);
+  return self;
+}
+
+/**
+ * mailer_window_is_single:
+ *
+ * Whether the window is one of mailer_window_new_for_message().
+ */
+gboolean
+mailer_window_is_single (MailerWindow *self)
+{
+  g_return_val_if_fail (MAILER_IS_WINDOW (self), FALSE);
+  return self->single;
 }
 
 /**

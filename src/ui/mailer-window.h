@@ -18,6 +18,10 @@ MailerWindow *mailer_window_new                (GtkApplication *application,
 GtkListView  *mailer_window_get_accounts_view  (MailerWindow   *self);
 
 GtkListView  *mailer_window_get_messages_view (MailerWindow   *self);
+MailerWindow *mailer_window_new_for_message   (GtkApplication *application,
+                                               MailerSession  *session,
+                                               gint64          message_id);
+gboolean      mailer_window_is_single         (MailerWindow   *self);
 const char   *mailer_window_get_reader_subject (MailerWindow  *self);
 const char   *mailer_window_get_reader_body   (MailerWindow   *self);
 void          mailer_window_refresh           (MailerWindow   *self);
