@@ -18,6 +18,7 @@ void           mailer_message_row_set_message (MailerMessageRow *self,
 void           mailer_message_row_set_conversation (MailerMessageRow *self,
                                                     guint             n_messages,
                                                     guint             n_unread);
+guint          mailer_message_row_get_n_messages (MailerMessageRow *self);
 char          *mailer_format_date             (gint64            unix_time);
 
 G_END_DECLS
