@@ -48,12 +48,16 @@ typedef struct
 {
   gint64 id;
   MailerMimeSummary *summary;
+  char *subject;        /* folded for search */
+  char *addresses;
 } Indexed;
 
 static void
 indexed_clear (Indexed *indexed)
 {
   g_clear_pointer (&indexed->summary, mailer_mime_summary_free);
+  g_clear_pointer (&indexed->subject, g_free);
+  g_clear_pointer (&indexed->addresses, g_free);
 }
 
 static MailerStoreIndexer *
@@ -167,7 +171,8 @@ read_batch_thread (GTask        *task,
       /* Messages without a raw body (an IMAP summary) have no text to
        * read: they are marked with the others, with what they have. */
       rc = sqlite3_prepare_v2 (self->db,
-                               "SELECT m.id, b.raw FROM messages m LEFT JOIN bodies b ON b.message_id = m.id"
+                               "SELECT m.id, b.raw, m.subject, m.from_name, m.from_address, m.to_list, m.cc_list"
+                               " FROM messages m LEFT JOIN bodies b ON b.message_id = m.id"
                                " WHERE m.text_indexed = 0 ORDER BY m.id LIMIT ?1",
                                -1, &stmt, NULL);
       if (rc == SQLITE_OK)
@@ -175,7 +180,7 @@ read_batch_thread (GTask        *task,
           sqlite3_bind_int (stmt, 1, BATCH);
           while (bytes < BATCH_BYTES && (rc = sqlite3_step (stmt)) == SQLITE_ROW)
             {
-              Indexed indexed = { sqlite3_column_int64 (stmt, 0), NULL };
+              Indexed indexed = { sqlite3_column_int64 (stmt, 0), NULL, NULL, NULL };
               const void *raw = sqlite3_column_blob (stmt, 1);
               gsize len = sqlite3_column_bytes (stmt, 1);
 
@@ -185,6 +190,18 @@ read_batch_thread (GTask        *task,
 
                   indexed.summary = mailer_mime_parse (bytes_raw, NULL);
                 }
+              /* What the index holds besides the text. */
+              indexed.subject = _mailer_store_fold_for_search ((const char *) sqlite3_column_text (stmt, 2) ?: "");
+              {
+                g_autofree char *all = g_strjoin (" ",
+                                                  (const char *) sqlite3_column_text (stmt, 3) ?: "",
+                                                  (const char *) sqlite3_column_text (stmt, 4) ?: "",
+                                                  (const char *) sqlite3_column_text (stmt, 5) ?: "",
+                                                  (const char *) sqlite3_column_text (stmt, 6) ?: "",
+                                                  NULL);
+
+                indexed.addresses = _mailer_store_fold_for_search (all);
+              }
               bytes += len;
               g_array_append_val (batch, indexed);
             }
@@ -260,14 +277,18 @@ index_batch_write (MailerStore  *store,
       sqlite3_reset (mark);
       _mailer_store_add_row_change (changes->updated, indexed->id, folder_id, date);
 
-      if (summary == NULL || summary->body_text == NULL || summary->body_text[0] == '\0')
-        continue;
-      body = _mailer_store_fold_for_search (summary->body_text);
-      fts = _mailer_store_write_stmt (store, "UPDATE messages_fts SET body = ?2 WHERE rowid = ?1", error);
+      /* The whole row: a summary stored alone has none yet. */
+      body = _mailer_store_fold_for_search (summary != NULL && summary->body_text != NULL ? summary->body_text : "");
+      fts = _mailer_store_write_stmt (store,
+                                      "INSERT OR REPLACE INTO messages_fts (rowid, subject, addresses, body)"
+                                      " VALUES (?1, ?2, ?3, ?4)",
+                                      error);
       if (fts == NULL)
         return FALSE;
       sqlite3_bind_int64 (fts, 1, indexed->id);
-      _mailer_store_bind_text (fts, 2, body);
+      _mailer_store_bind_text (fts, 2, indexed->subject);
+      _mailer_store_bind_text (fts, 3, indexed->addresses);
+      _mailer_store_bind_text (fts, 4, body);
       rc = sqlite3_step (fts);
       sqlite3_reset (fts);
       if (rc != SQLITE_DONE)

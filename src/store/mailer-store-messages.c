@@ -672,7 +672,7 @@ find_existing (MailerStore            *self,
 static gboolean
 text_deferred (const MailerStoreNewMessage *message)
 {
-  return message->defer_text && message->raw != NULL;
+  return message->defer_text && (message->raw != NULL || message->summary != NULL);
 }
 
 static gboolean
@@ -696,7 +696,7 @@ insert_message (MailerStore            *self,
                 "  thread_id, subject, from_name, from_address, to_list, cc_list, date, size,"
                 "  flags, keywords, has_attachment, preview, body_state, modseq, text_indexed)"
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-                "  ?16, ?17, ?18, ?19, ?20, ?21) RETURNING id");
+                "  ?16, ?17, ?18, ?19, ?20, ?21) ON CONFLICT DO NOTHING RETURNING id");
 
   if (message->raw != NULL)
     body_state = message->partial ? MAILER_BODY_STATE_PARTIAL : MAILER_BODY_STATE_COMPLETE;
@@ -733,6 +733,13 @@ insert_message (MailerStore            *self,
     id = sqlite3_column_int64 (insert, 0);
   if (!step_done (insert, "Storing a message", error))
     return FALSE;
+  if (id == 0)
+    {
+      /* Already there after all (another writer of the same folder): that
+       * one, and nothing more of this. */
+      *id_out = 0;
+      return TRUE;
+    }
 
   if (message->raw != NULL)
     {
@@ -832,15 +839,23 @@ add_messages_write (MailerStore  *self,
   for (guint i = 0; i < data->messages->len; i++)
     {
       MailerStoreNewMessage *message = g_ptr_array_index (data->messages, i);
-      gboolean known;
-      gint64 id;
+      gboolean known = FALSE;
+      gint64 id = 0;
 
-      if (!find_existing (self, data->folder_id, account_id, message, &known, &id, error))
+      if (!(message->fresh && message->uid > 0) &&
+          !find_existing (self, data->folder_id, account_id, message, &known, &id, error))
         return FALSE;
       if (!known)
         {
           if (!insert_message (self, data->folder_id, account_id, message, &id, error))
             return FALSE;
+          if (id == 0)
+            {
+              if (!find_existing (self, data->folder_id, account_id, message, &known, &id, error))
+                return FALSE;
+              g_array_append_val (data->ids, id);
+              continue;
+            }
           if (message->upload && !journal_upload (self, data->folder_id, account_id, id, message, error))
             return FALSE;
           g_array_append_val (inserted, i);
@@ -853,6 +868,10 @@ add_messages_write (MailerStore  *self,
       guint i = g_array_index (inserted, guint, k);
       MailerStoreNewMessage *message = g_ptr_array_index (data->messages, i);
 
+      /* A summary alone (IMAP headers): the text pass puts it in the
+       * search index too, once the sync is done writing. */
+      if (text_deferred (message) && message->raw == NULL)
+        continue;
       if (!index_message (self, g_array_index (data->ids, gint64, i), message->summary, error))
         return FALSE;
     }

@@ -95,6 +95,8 @@ gboolean            mailer_store_changes_is_empty (MailerStoreChanges *changes);
  * @upload: stored here first (copied from another account, sent, saved as a
  *   draft): journalled in the same transaction to be appended to the
  *   folder on the server with @flags; needs @raw
+ * @fresh: the caller knows the folder has no message with this @uid (a UID
+ *   above the highest stored): not looked up first
  */
 typedef struct
 {
@@ -110,6 +112,7 @@ typedef struct
   MailerMimeSummary  *summary;
   gboolean            defer_text;
   gboolean            upload;
+  gboolean            fresh;
 } MailerStoreNewMessage;
 
 MailerStoreNewMessage *mailer_store_new_message_new  (void);

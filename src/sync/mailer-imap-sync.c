@@ -395,6 +395,12 @@ new_message_from_fetch (MailerImapFetch *fetch)
   message->internal_date = fetch->internal_date;
   message->size = MAX (fetch->size, 0);
   message->modseq = MIN (fetch->modseq, (guint64) G_MAXINT64);
+  /* Into the search index by the store's text pass, once the sync is done
+   * writing: the list fills sooner. */
+  message->defer_text = TRUE;
+  /* Only UIDs the store does not have are fetched (above its highest, or
+   * missing from it). */
+  message->fresh = TRUE;
 
   summary->attachments = g_ptr_array_new_with_free_func ((GDestroyNotify) mailer_mime_attachment_free);
   summary->references = parse_references (fetch->sections
