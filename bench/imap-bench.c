@@ -434,12 +434,14 @@ log_length (Bench *bench)
 }
 
 /* Adds up the out= of the IMAP sessions that ended in the log after
- * @offset; waits a little for Dovecot's log process to write them. */
+ * @offset (Mailer has two: the sync's and the reader's); waits a little
+ * for Dovecot's log process to write them, until the sum holds still. */
 static guint64
 server_bytes_since (Bench *bench,
                     gsize  offset)
 {
-  guint64 total = 0;
+  guint64 total = 0, last = G_MAXUINT64;
+  guint same = 0;
 
   for (guint attempt = 0; attempt < 40; attempt++)
     {
@@ -461,8 +463,11 @@ server_bytes_since (Bench *bench,
               found = TRUE;
             }
         }
-      if (found)
+      if (found && total == last && ++same >= 4)
         return total;
+      if (total != last)
+        same = 0;
+      last = total;
       g_usleep (25000);
     }
   return total;
