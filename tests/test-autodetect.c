@@ -1,0 +1,543 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Integration: finding an address's mail servers for the account setup.
+ * The provider list and the autoconfig format on their own; then a whole
+ * run for "example.test", whose names a test resolver answers (everything
+ * on loopback): autoconfig from a local HTTPS server whose certificate a
+ * test CA vouches for, SRV records, an MX record of a known provider, and
+ * guesses probed against the Dovecot fixture (its IMAP and POP3 ports
+ * standing in for the standard ones).
+ */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <libsoup/soup.h>
+#include <string.h>
+
+#include "mailer-autodetect.h"
+#include "mailer-test-dovecot.h"
+#include "mailer-test-util.h"
+
+/* Names */
+
+typedef struct
+{
+  GResolver parent_instance;
+  GHashTable *hosts;    /* name -> TRUE: on loopback */
+  guint16 srv_port;     /* _imaps._tcp.example.test -> imaps.example.test:srv_port */
+  guint lookups;
+} TestResolver;
+
+typedef struct
+{
+  GResolverClass parent_class;
+} TestResolverClass;
+
+static GType test_resolver_get_type (void);
+G_DEFINE_TYPE (TestResolver, test_resolver, G_TYPE_RESOLVER)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TestResolver, g_object_unref)
+
+static GList *
+resolve (TestResolver             *self,
+         const char               *name,
+         GResolverNameLookupFlags  flags,
+         GError                  **error)
+{
+  self->lookups++;
+  if (g_hash_table_contains (self->hosts, name) && !(flags & G_RESOLVER_NAME_LOOKUP_FLAGS_IPV6_ONLY))
+    return g_list_prepend (NULL, g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4));
+  g_set_error (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND, "No such name: %s", name);
+  return NULL;
+}
+
+static GList *
+lookup_by_name (GResolver     *resolver,
+                const char    *name,
+                GCancellable  *cancellable,
+                GError       **error)
+{
+  return resolve ((TestResolver *) resolver, name, G_RESOLVER_NAME_LOOKUP_FLAGS_DEFAULT, error);
+}
+
+static GList *
+lookup_by_name_with_flags (GResolver                 *resolver,
+                           const char                *name,
+                           GResolverNameLookupFlags   flags,
+                           GCancellable              *cancellable,
+                           GError                   **error)
+{
+  return resolve ((TestResolver *) resolver, name, flags, error);
+}
+
+static void
+lookup_by_name_with_flags_async (GResolver                *resolver,
+                                 const char               *name,
+                                 GResolverNameLookupFlags  flags,
+                                 GCancellable             *cancellable,
+                                 GAsyncReadyCallback       callback,
+                                 gpointer                  user_data)
+{
+  g_autoptr(GTask) task = g_task_new (resolver, cancellable, callback, user_data);
+  GError *error = NULL;
+  GList *addresses = resolve ((TestResolver *) resolver, name, flags, &error);
+
+  if (addresses == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, addresses, (GDestroyNotify) g_resolver_free_addresses);
+}
+
+static void
+lookup_by_name_async (GResolver           *resolver,
+                      const char          *name,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data)
+{
+  lookup_by_name_with_flags_async (resolver, name, G_RESOLVER_NAME_LOOKUP_FLAGS_DEFAULT, cancellable,
+                                   callback, user_data);
+}
+
+static GList *
+lookup_by_name_finish (GResolver     *resolver,
+                       GAsyncResult  *result,
+                       GError       **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* SRV and MX, as GResolver hands records out: GVariants. */
+static GList *
+records (TestResolver         *self,
+         const char           *rrname,
+         GResolverRecordType   type,
+         GError              **error)
+{
+  self->lookups++;
+  if (type == G_RESOLVER_RECORD_SRV && g_str_equal (rrname, "_imaps._tcp.example.test"))
+    return g_list_prepend (NULL, g_variant_ref_sink (g_variant_new ("(qqqs)", 0, 0, self->srv_port,
+                                                                    "imaps.example.test.")));
+  if (type == G_RESOLVER_RECORD_SRV && g_str_equal (rrname, "_pop3._tcp.example.test"))
+    /* "Not offered" (RFC 2782's "."). */
+    return g_list_prepend (NULL, g_variant_ref_sink (g_variant_new ("(qqqs)", 0, 0, 110, ".")));
+  if (type == G_RESOLVER_RECORD_MX && g_str_equal (rrname, "example.test"))
+    return g_list_prepend (NULL, g_variant_ref_sink (g_variant_new ("(qs)", 10, "alt1.aspmx.l.google.com")));
+  g_set_error (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND, "No records: %s", rrname);
+  return NULL;
+}
+
+static void
+lookup_records_async (GResolver           *resolver,
+                      const char          *rrname,
+                      GResolverRecordType  type,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (resolver, cancellable, callback, user_data);
+  GError *error = NULL;
+  GList *list = records ((TestResolver *) resolver, rrname, type, &error);
+
+  if (list == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, list, NULL);
+}
+
+static GList *
+lookup_records_finish (GResolver     *resolver,
+                       GAsyncResult  *result,
+                       GError       **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static GList *
+lookup_records (GResolver            *resolver,
+                const char           *rrname,
+                GResolverRecordType   type,
+                GCancellable         *cancellable,
+                GError              **error)
+{
+  return records ((TestResolver *) resolver, rrname, type, error);
+}
+
+static void
+test_resolver_finalize (GObject *object)
+{
+  g_hash_table_unref (((TestResolver *) object)->hosts);
+  G_OBJECT_CLASS (test_resolver_parent_class)->finalize (object);
+}
+
+static void
+test_resolver_class_init (TestResolverClass *klass)
+{
+  GResolverClass *resolver_class = G_RESOLVER_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = test_resolver_finalize;
+  resolver_class->lookup_by_name = lookup_by_name;
+  resolver_class->lookup_by_name_async = lookup_by_name_async;
+  resolver_class->lookup_by_name_finish = lookup_by_name_finish;
+  resolver_class->lookup_by_name_with_flags = lookup_by_name_with_flags;
+  resolver_class->lookup_by_name_with_flags_async = lookup_by_name_with_flags_async;
+  resolver_class->lookup_by_name_with_flags_finish = lookup_by_name_finish;
+  resolver_class->lookup_records = lookup_records;
+  resolver_class->lookup_records_async = lookup_records_async;
+  resolver_class->lookup_records_finish = lookup_records_finish;
+}
+
+static void
+test_resolver_init (TestResolver *self)
+{
+  self->hosts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+/* The provider list and the autoconfig format */
+
+static void
+test_provider_list (void)
+{
+  g_autoptr(GPtrArray) gmail = mailer_autodetect_lookup_provider ("Someone@GMail.com");
+  g_autoptr(GPtrArray) icloud = mailer_autodetect_lookup_provider ("robin@icloud.com");
+  g_autoptr(GPtrArray) unknown = mailer_autodetect_lookup_provider ("someone@example.test");
+  g_autoptr(GPtrArray) broken = mailer_autodetect_lookup_provider ("no-at-sign");
+  MailerServerCandidate *imap;
+
+  g_assert_cmpuint (gmail->len, ==, 3);
+  imap = gmail->pdata[0];
+  g_assert_cmpint (imap->type, ==, MAILER_SERVER_IMAP);
+  g_assert_cmpstr (imap->host, ==, "imap.gmail.com");
+  g_assert_cmpuint (imap->port, ==, 993);
+  g_assert_cmpint (imap->security, ==, MAILER_SECURITY_TLS);
+  g_assert_cmpstr (imap->username, ==, "Someone@GMail.com");
+  g_assert_true (imap->oauth);
+  g_assert_nonnull (strstr (imap->note, "app password"));
+
+  /* iCloud's IMAP user name is the part before @; no POP3. */
+  g_assert_cmpuint (icloud->len, ==, 2);
+  g_assert_cmpstr (((MailerServerCandidate *) icloud->pdata[0])->username, ==, "robin");
+  g_assert_cmpint (((MailerServerCandidate *) icloud->pdata[1])->type, ==, MAILER_SERVER_SMTP);
+
+  g_assert_cmpuint (unknown->len, ==, 0);
+  g_assert_cmpuint (broken->len, ==, 0);
+}
+
+#define AUTOCONFIG_XML \
+  "<?xml version=\"1.0\"?>\n" \
+  "<clientConfig version=\"1.1\">\n" \
+  "  <emailProvider id=\"example.test\">\n" \
+  "    <domain>example.test</domain>\n" \
+  "    <displayName>Example Mail</displayName>\n" \
+  "    <incomingServer type=\"imap\">\n" \
+  "      <hostname>mail.%%EMAILDOMAIN%%</hostname>\n" \
+  "      <port>%u</port>\n" \
+  "      <socketType>SSL</socketType>\n" \
+  "      <username>%%EMAILLOCALPART%%</username>\n" \
+  "      <authentication>password-cleartext</authentication>\n" \
+  "    </incomingServer>\n" \
+  "    <incomingServer type=\"pop3\">\n" \
+  "      <hostname>pop.example.test</hostname>\n" \
+  "      <port>%u</port>\n" \
+  "      <socketType>STARTTLS</socketType>\n" \
+  "      <username>%%EMAILADDRESS%%</username>\n" \
+  "    </incomingServer>\n" \
+  "    <incomingServer type=\"exchange\">\n" \
+  "      <hostname>ews.example.test</hostname>\n" \
+  "      <port>443</port>\n" \
+  "    </incomingServer>\n" \
+  "    <outgoingServer type=\"smtp\">\n" \
+  "      <hostname>smtp.example.test</hostname>\n" \
+  "      <port>465</port>\n" \
+  "      <socketType>SSL</socketType>\n" \
+  "      <username>%%EMAILADDRESS%%</username>\n" \
+  "    </outgoingServer>\n" \
+  "  </emailProvider>\n" \
+  "</clientConfig>\n"
+
+static void
+test_parse_autoconfig (void)
+{
+  g_autofree char *xml = g_strdup_printf (AUTOCONFIG_XML, 993, 110);
+  g_autoptr(GPtrArray) servers = NULL;
+  g_autoptr(GError) error = NULL;
+  MailerServerCandidate *server;
+
+  servers = mailer_autodetect_parse_autoconfig (xml, -1, "sam@example.test", &error);
+  g_assert_no_error (error);
+  /* The Exchange server is not one of ours. */
+  g_assert_cmpuint (servers->len, ==, 3);
+  server = servers->pdata[0];
+  g_assert_cmpint (server->type, ==, MAILER_SERVER_IMAP);
+  g_assert_cmpstr (server->host, ==, "mail.example.test");
+  g_assert_cmpuint (server->port, ==, 993);
+  g_assert_cmpint (server->security, ==, MAILER_SECURITY_TLS);
+  g_assert_cmpstr (server->username, ==, "sam");
+  g_assert_cmpint (server->by, ==, MAILER_DETECTED_BY_AUTOCONFIG);
+  server = servers->pdata[1];
+  g_assert_cmpint (server->type, ==, MAILER_SERVER_POP3);
+  g_assert_cmpint (server->security, ==, MAILER_SECURITY_STARTTLS);
+  g_assert_cmpstr (server->username, ==, "sam@example.test");
+  g_assert_cmpint (((MailerServerCandidate *) servers->pdata[2])->type, ==, MAILER_SERVER_SMTP);
+
+  g_clear_pointer (&servers, g_ptr_array_unref);
+  servers = mailer_autodetect_parse_autoconfig ("<clientConfig><emailProvider>", -1, "sam@example.test", &error);
+  g_assert_null (servers);
+  g_assert_nonnull (error);
+}
+
+/* A whole run */
+
+typedef struct
+{
+  guint hits;
+  char *address_asked;
+  char *xml;
+} Autoconfig;
+
+static void
+autoconfig_handler (SoupServer        *server,
+                    SoupServerMessage *message,
+                    const char        *path,
+                    GHashTable        *query,
+                    gpointer           user_data)
+{
+  Autoconfig *config = user_data;
+
+  config->hits++;
+  if (query != NULL && config->address_asked == NULL)
+    config->address_asked = g_strdup (g_hash_table_lookup (query, "emailaddress"));
+  soup_server_message_set_status (message, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (message, "text/xml", SOUP_MEMORY_COPY, config->xml, strlen (config->xml));
+}
+
+/* A certificate for the autoconfig host names, its own CA. */
+static GTlsCertificate *
+make_certificate (const char  *dir,
+                  char       **ca_path)
+{
+  g_autofree char *cert = g_build_filename (dir, "autoconfig.pem", NULL);
+  g_autofree char *key = g_build_filename (dir, "autoconfig.key", NULL);
+  g_autoptr(GSubprocess) openssl = NULL;
+  g_autoptr(GError) error = NULL;
+  GTlsCertificate *certificate;
+
+  openssl = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+                              "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                              "-nodes", "-days", "2", "-subj", "/CN=autoconfig.example.test",
+                              "-addext", "subjectAltName=DNS:autoconfig.example.test,DNS:example.test",
+                              "-addext", "basicConstraints=critical,CA:TRUE",
+                              "-keyout", key, "-out", cert, NULL);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait_check (openssl, NULL, &error));
+  g_assert_no_error (error);
+  certificate = g_tls_certificate_new_from_files (cert, key, &error);
+  g_assert_no_error (error);
+  *ca_path = g_steal_pointer (&cert);
+  return certificate;
+}
+
+typedef struct
+{
+  GPtrArray *found;
+  GError *error;
+  gboolean done;
+} RunResult;
+
+static void
+run_done_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  RunResult *out = user_data;
+
+  out->found = mailer_autodetect_run_finish (MAILER_AUTODETECT (source), result, &out->error);
+  out->done = TRUE;
+}
+
+static const MailerServerCandidate *
+find (GPtrArray        *found,
+      MailerServerType  type,
+      MailerDetectedBy  by,
+      const char       *host)
+{
+  for (guint i = 0; i < found->len; i++)
+    {
+      const MailerServerCandidate *candidate = found->pdata[i];
+
+      if (candidate->type == type && candidate->by == by && (host == NULL || g_str_equal (candidate->host, host)))
+        return candidate;
+    }
+  return NULL;
+}
+
+static void
+test_run (void)
+{
+  g_autoptr(MailerTestDovecot) dovecot = mailer_test_dovecot_new ();
+  g_autoptr(TestResolver) resolver = g_object_new (test_resolver_get_type (), NULL);
+  g_autoptr(GResolver) previous = g_resolver_get_default ();
+  g_autoptr(SoupServer) server = NULL;
+  g_autoptr(GTlsCertificate) certificate = NULL;
+  g_autoptr(GTlsDatabase) ca = NULL;
+  g_autoptr(MailerAutodetect) detect = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("mailer-autodetect-XXXXXX", NULL);
+  g_autofree char *ca_path = NULL;
+  g_autofree char *cert_file = NULL;
+  g_autoslist(GUri) uris = NULL;
+  Autoconfig config = { 0, };
+  RunResult out = { 0, };
+  guint16 imaps, imap, pop3s, pop3, https;
+  const MailerServerCandidate *candidate;
+  gint64 deadline;
+
+  mailer_test_dovecot_add_user (dovecot, "sam", "sam pass");
+  g_assert_true (mailer_test_dovecot_start (dovecot, &error));
+  g_assert_no_error (error);
+  imaps = mailer_test_dovecot_get_port (dovecot, MAILER_TEST_DOVECOT_IMAPS);
+  imap = mailer_test_dovecot_get_port (dovecot, MAILER_TEST_DOVECOT_IMAP);
+  pop3s = mailer_test_dovecot_get_port (dovecot, MAILER_TEST_DOVECOT_POP3S);
+  pop3 = mailer_test_dovecot_get_port (dovecot, MAILER_TEST_DOVECOT_POP3);
+
+  /* The autoconfig server, over HTTPS, with the fixture's ports. */
+  certificate = make_certificate (dir, &ca_path);
+  config.xml = g_strdup_printf (AUTOCONFIG_XML, imaps, pop3);
+  server = soup_server_new ("tls-certificate", certificate, NULL);
+  soup_server_add_handler (server, "/mail/config-v1.1.xml", autoconfig_handler, &config, NULL);
+  g_assert_true (soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY | SOUP_SERVER_LISTEN_HTTPS, &error));
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (server);
+  https = g_uri_get_port (uris->data);
+  ca = g_tls_file_database_new (ca_path, &error);
+  g_assert_no_error (error);
+
+  /* example.test: its hosts on loopback, its SRV and MX records. */
+  for (guint i = 0; i < 7; i++)
+    {
+      static const char * const names[] = {
+        "autoconfig.example.test", "example.test", "mail.example.test", "imap.example.test",
+        "pop.example.test", "pop3.example.test", "imaps.example.test",
+      };
+
+      g_hash_table_add (resolver->hosts, g_strdup (names[i]));
+    }
+  resolver->srv_port = imaps;
+  g_resolver_set_default (G_RESOLVER (resolver));
+
+  detect = mailer_autodetect_new ("sam@example.test");
+  mailer_autodetect_set_tls_database (detect, ca);
+  mailer_autodetect_map_port (detect, 443, https);
+  mailer_autodetect_map_port (detect, 993, imaps);
+  mailer_autodetect_map_port (detect, 143, imap);
+  mailer_autodetect_map_port (detect, 995, pop3s);
+  mailer_autodetect_map_port (detect, 110, pop3);
+  /* Nothing listens there: SMTP is for later (issue of sending). */
+  mailer_autodetect_map_port (detect, 465, 1);
+  mailer_autodetect_map_port (detect, 587, 1);
+
+  mailer_autodetect_run_async (detect, NULL, run_done_cb, &out);
+  g_assert_nonnull (mailer_autodetect_get_status (detect));
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (!out.done && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_resolver_set_default (previous);
+  g_assert_true (out.done);
+  g_assert_no_error (out.error);
+  for (guint i = 0; i < out.found->len; i++)
+    {
+      candidate = out.found->pdata[i];
+      g_test_message ("%u %s:%u security %u user %s by %u", candidate->type, candidate->host, candidate->port,
+                      candidate->security, candidate->username, candidate->by);
+    }
+
+  /* Autoconfig: asked over HTTPS with the address, read. */
+  g_assert_cmpuint (config.hits, >=, 1);
+  g_assert_cmpstr (config.address_asked, ==, "sam@example.test");
+  candidate = find (out.found, MAILER_SERVER_IMAP, MAILER_DETECTED_BY_AUTOCONFIG, "mail.example.test");
+  g_assert_nonnull (candidate);
+  g_assert_cmpuint (candidate->port, ==, imaps);
+  g_assert_cmpstr (candidate->username, ==, "sam");
+  /* It ranks first among the IMAP servers. */
+  g_assert_true (out.found->pdata[0] == candidate);
+
+  /* SRV: _imaps._tcp; the "." of _pop3._tcp is no server. */
+  candidate = find (out.found, MAILER_SERVER_IMAP, MAILER_DETECTED_BY_SRV, "imaps.example.test");
+  g_assert_nonnull (candidate);
+  g_assert_cmpint (candidate->security, ==, MAILER_SECURITY_TLS);
+  g_assert_cmpuint (candidate->port, ==, imaps);
+  g_assert_null (find (out.found, MAILER_SERVER_POP3, MAILER_DETECTED_BY_SRV, NULL));
+
+  /* MX at Google: Gmail's servers. */
+  candidate = find (out.found, MAILER_SERVER_IMAP, MAILER_DETECTED_BY_MX, "imap.gmail.com");
+  g_assert_nonnull (candidate);
+  g_assert_true (candidate->oauth);
+
+  /* Guesses, probed: implicit TLS (its self-signed certificate is not
+   * trusted yet, and that is still a server) and STARTTLS offered. */
+  g_assert_nonnull (find (out.found, MAILER_SERVER_IMAP, MAILER_DETECTED_BY_GUESS, "imap.example.test"));
+  g_assert_nonnull (find (out.found, MAILER_SERVER_POP3, MAILER_DETECTED_BY_GUESS, "pop.example.test"));
+  {
+    gboolean starttls = FALSE, tls = FALSE;
+
+    for (guint i = 0; i < out.found->len; i++)
+      {
+        candidate = out.found->pdata[i];
+        if (candidate->by == MAILER_DETECTED_BY_GUESS && candidate->type == MAILER_SERVER_IMAP &&
+            candidate->security == MAILER_SECURITY_STARTTLS)
+          starttls = TRUE;
+        if (candidate->by == MAILER_DETECTED_BY_GUESS && candidate->type == MAILER_SERVER_IMAP &&
+            candidate->security == MAILER_SECURITY_TLS && candidate->port == imaps)
+          tls = TRUE;
+        /* Never a server without encryption: the fixture offers it. */
+        g_assert_cmpint (candidate->security, !=, MAILER_SECURITY_NONE);
+        /* Nothing listens for SMTP. */
+        g_assert_false (candidate->by == MAILER_DETECTED_BY_GUESS && candidate->type == MAILER_SERVER_SMTP);
+      }
+    g_assert_true (starttls);
+    g_assert_true (tls);
+  }
+
+  /* No password went anywhere: Dovecot saw no login. */
+  {
+    g_autofree char *log = mailer_test_dovecot_get_log (dovecot);
+
+    g_assert_null (strstr (log, "Login: user=<sam>"));
+    g_assert_null (strstr (log, "sam pass"));
+  }
+
+  g_ptr_array_unref (out.found);
+  g_free (config.address_asked);
+  g_free (config.xml);
+  mailer_test_dovecot_stop (dovecot);
+  cert_file = g_build_filename (dir, "autoconfig.key", NULL);
+  g_unlink (cert_file);
+  g_unlink (ca_path);
+  g_rmdir (dir);
+}
+
+static void
+test_not_an_address (void)
+{
+  g_autoptr(MailerAutodetect) detect = mailer_autodetect_new ("not an address");
+  RunResult out = { 0, };
+
+  g_assert_null (mailer_autodetect_get_domain (detect));
+  mailer_autodetect_run_async (detect, NULL, run_done_cb, &out);
+  while (!out.done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_error (out.error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&out.error);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+  g_test_add_func ("/autodetect/provider-list", test_provider_list);
+  g_test_add_func ("/autodetect/parse-autoconfig", test_parse_autoconfig);
+  g_test_add_func ("/autodetect/not-an-address", test_not_an_address);
+  g_test_add_func ("/autodetect/run", test_run);
+  return g_test_run ();
+}
