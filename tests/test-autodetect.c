@@ -14,7 +14,10 @@
 #include <libsoup/soup.h>
 #include <string.h>
 
+#include "mailer-account-check.h"
 #include "mailer-autodetect.h"
+#include "mailer-connection.h"
+#include "mailer-imap-parser.h"
 #include "mailer-test-dovecot.h"
 #include "mailer-test-util.h"
 
@@ -529,6 +532,134 @@ test_not_an_address (void)
   g_clear_error (&out.error);
 }
 
+/* The login test */
+
+typedef struct
+{
+  gboolean done;
+  gboolean ok;
+  GTlsCertificate *certificate;
+  GTlsCertificateFlags certificate_errors;
+  GError *error;
+} CheckResult;
+
+static void
+check_done_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  CheckResult *out = user_data;
+
+  out->ok = mailer_account_check_finish (result, &out->certificate, &out->certificate_errors, &out->error);
+  out->done = TRUE;
+}
+
+static CheckResult
+check (MailerAccount *account,
+       const char    *password)
+{
+  CheckResult out = { 0, };
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  mailer_account_check_async (account, password, NULL, check_done_cb, &out);
+  while (!out.done && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (out.done);
+  return out;
+}
+
+static guint
+count_logins (MailerTestDovecot *dovecot)
+{
+  g_autofree char *log = mailer_test_dovecot_get_log (dovecot);
+  guint n = 0;
+
+  for (const char *at = log; at != NULL && (at = strstr (at, "Login: user=<sam>")) != NULL; at++)
+    n++;
+  return n;
+}
+
+/* The server's certificate, not trusted here: stopped before the login,
+ * with the certificate to show; trusted (pinned): the login works; a wrong
+ * password says so in words; POP3 with STARTTLS too. */
+static void
+test_check (void)
+{
+  g_autoptr(MailerTestDovecot) dovecot = mailer_test_dovecot_new ();
+  g_autoptr(MailerAccount) account = mailer_account_new (MAILER_ACCOUNT_KIND_IMAP);
+  g_autoptr(MailerAccount) pop = mailer_account_new (MAILER_ACCOUNT_KIND_POP3);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *described = NULL;
+  g_autofree char *fingerprint = NULL;
+  CheckResult out;
+
+  mailer_test_dovecot_add_user (dovecot, "sam", "sam pass");
+  g_assert_true (mailer_test_dovecot_start (dovecot, &error));
+  g_assert_no_error (error);
+  mailer_account_set_host (account, "127.0.0.1");
+  mailer_account_set_port (account, mailer_test_dovecot_get_port (dovecot, MAILER_TEST_DOVECOT_IMAPS));
+  mailer_account_set_security (account, MAILER_SECURITY_TLS);
+  mailer_account_set_username (account, "sam");
+
+  out = check (account, "sam pass");
+  g_assert_false (out.ok);
+  g_assert_error (out.error, MAILER_CONNECTION_ERROR, MAILER_CONNECTION_ERROR_CERTIFICATE_UNTRUSTED);
+  g_assert_nonnull (out.certificate);
+  g_assert_cmpuint (out.certificate_errors & G_TLS_CERTIFICATE_UNKNOWN_CA, !=, 0);
+  g_assert_cmpuint (count_logins (dovecot), ==, 0);
+  described = mailer_describe_setup_error (out.error, account);
+  g_assert_cmpstr (described, ==, "The certificate for 127.0.0.1 is not trusted");
+  g_clear_pointer (&described, g_free);
+  described = mailer_describe_certificate (out.certificate, out.certificate_errors);
+  fingerprint = mailer_certificate_get_sha256 (out.certificate);
+  g_test_message ("%s", described);
+  g_assert_nonnull (strstr (described, fingerprint));
+  g_assert_nonnull (strstr (described, "Issued to:"));
+  g_assert_nonnull (strstr (described, "not signed by an authority"));
+  g_clear_pointer (&described, g_free);
+  g_clear_error (&out.error);
+
+  /* "Trust this certificate": pinned, for this server. */
+  mailer_account_set_pinned_certificate (account, fingerprint);
+  g_clear_object (&out.certificate);
+  out = check (account, "sam pass");
+  g_assert_no_error (out.error);
+  g_assert_true (out.ok);
+  g_assert_cmpuint (count_logins (dovecot), ==, 1);
+  g_clear_object (&out.certificate);
+
+  out = check (account, "not the password");
+  g_assert_false (out.ok);
+  g_assert_error (out.error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_AUTH_FAILED);
+  described = mailer_describe_setup_error (out.error, account);
+  g_assert_cmpstr (described, ==, "The server rejected the password");
+  g_clear_pointer (&described, g_free);
+  g_clear_error (&out.error);
+  g_clear_object (&out.certificate);
+
+  /* POP3 over STARTTLS, the same certificate pinned. */
+  mailer_account_set_host (pop, "127.0.0.1");
+  mailer_account_set_port (pop, mailer_test_dovecot_get_port (dovecot, MAILER_TEST_DOVECOT_POP3));
+  mailer_account_set_security (pop, MAILER_SECURITY_STARTTLS);
+  mailer_account_set_username (pop, "sam");
+  mailer_account_set_pinned_certificate (pop, fingerprint);
+  out = check (pop, "sam pass");
+  g_assert_no_error (out.error);
+  g_assert_true (out.ok);
+  g_clear_object (&out.certificate);
+
+  /* Nothing listening: said as such. */
+  mailer_account_set_port (pop, 1);
+  out = check (pop, "sam pass");
+  g_assert_false (out.ok);
+  described = mailer_describe_setup_error (out.error, pop);
+  g_assert_true (g_str_has_prefix (described, "Could not reach 127.0.0.1"));
+  g_clear_error (&out.error);
+  g_clear_object (&out.certificate);
+
+  mailer_test_dovecot_stop (dovecot);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -539,5 +670,6 @@ main (int   argc,
   g_test_add_func ("/autodetect/parse-autoconfig", test_parse_autoconfig);
   g_test_add_func ("/autodetect/not-an-address", test_not_an_address);
   g_test_add_func ("/autodetect/run", test_run);
+  g_test_add_func ("/autodetect/check", test_check);
   return g_test_run ();
 }
