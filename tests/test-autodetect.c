@@ -19,181 +19,8 @@
 #include "mailer-connection.h"
 #include "mailer-imap-parser.h"
 #include "mailer-test-dovecot.h"
+#include "mailer-test-resolver.h"
 #include "mailer-test-util.h"
-
-/* Names */
-
-typedef struct
-{
-  GResolver parent_instance;
-  GHashTable *hosts;    /* name -> TRUE: on loopback */
-  guint16 srv_port;     /* _imaps._tcp.example.test -> imaps.example.test:srv_port */
-  guint lookups;
-} TestResolver;
-
-typedef struct
-{
-  GResolverClass parent_class;
-} TestResolverClass;
-
-static GType test_resolver_get_type (void);
-G_DEFINE_TYPE (TestResolver, test_resolver, G_TYPE_RESOLVER)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (TestResolver, g_object_unref)
-
-static GList *
-resolve (TestResolver             *self,
-         const char               *name,
-         GResolverNameLookupFlags  flags,
-         GError                  **error)
-{
-  self->lookups++;
-  if (g_hash_table_contains (self->hosts, name) && !(flags & G_RESOLVER_NAME_LOOKUP_FLAGS_IPV6_ONLY))
-    return g_list_prepend (NULL, g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4));
-  g_set_error (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND, "No such name: %s", name);
-  return NULL;
-}
-
-static GList *
-lookup_by_name (GResolver     *resolver,
-                const char    *name,
-                GCancellable  *cancellable,
-                GError       **error)
-{
-  return resolve ((TestResolver *) resolver, name, G_RESOLVER_NAME_LOOKUP_FLAGS_DEFAULT, error);
-}
-
-static GList *
-lookup_by_name_with_flags (GResolver                 *resolver,
-                           const char                *name,
-                           GResolverNameLookupFlags   flags,
-                           GCancellable              *cancellable,
-                           GError                   **error)
-{
-  return resolve ((TestResolver *) resolver, name, flags, error);
-}
-
-static void
-lookup_by_name_with_flags_async (GResolver                *resolver,
-                                 const char               *name,
-                                 GResolverNameLookupFlags  flags,
-                                 GCancellable             *cancellable,
-                                 GAsyncReadyCallback       callback,
-                                 gpointer                  user_data)
-{
-  g_autoptr(GTask) task = g_task_new (resolver, cancellable, callback, user_data);
-  GError *error = NULL;
-  GList *addresses = resolve ((TestResolver *) resolver, name, flags, &error);
-
-  if (addresses == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, addresses, (GDestroyNotify) g_resolver_free_addresses);
-}
-
-static void
-lookup_by_name_async (GResolver           *resolver,
-                      const char          *name,
-                      GCancellable        *cancellable,
-                      GAsyncReadyCallback  callback,
-                      gpointer             user_data)
-{
-  lookup_by_name_with_flags_async (resolver, name, G_RESOLVER_NAME_LOOKUP_FLAGS_DEFAULT, cancellable,
-                                   callback, user_data);
-}
-
-static GList *
-lookup_by_name_finish (GResolver     *resolver,
-                       GAsyncResult  *result,
-                       GError       **error)
-{
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-/* SRV and MX, as GResolver hands records out: GVariants. */
-static GList *
-records (TestResolver         *self,
-         const char           *rrname,
-         GResolverRecordType   type,
-         GError              **error)
-{
-  self->lookups++;
-  if (type == G_RESOLVER_RECORD_SRV && g_str_equal (rrname, "_imaps._tcp.example.test"))
-    return g_list_prepend (NULL, g_variant_ref_sink (g_variant_new ("(qqqs)", 0, 0, self->srv_port,
-                                                                    "imaps.example.test.")));
-  if (type == G_RESOLVER_RECORD_SRV && g_str_equal (rrname, "_pop3._tcp.example.test"))
-    /* "Not offered" (RFC 2782's "."). */
-    return g_list_prepend (NULL, g_variant_ref_sink (g_variant_new ("(qqqs)", 0, 0, 110, ".")));
-  if (type == G_RESOLVER_RECORD_MX && g_str_equal (rrname, "example.test"))
-    return g_list_prepend (NULL, g_variant_ref_sink (g_variant_new ("(qs)", 10, "alt1.aspmx.l.google.com")));
-  g_set_error (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND, "No records: %s", rrname);
-  return NULL;
-}
-
-static void
-lookup_records_async (GResolver           *resolver,
-                      const char          *rrname,
-                      GResolverRecordType  type,
-                      GCancellable        *cancellable,
-                      GAsyncReadyCallback  callback,
-                      gpointer             user_data)
-{
-  g_autoptr(GTask) task = g_task_new (resolver, cancellable, callback, user_data);
-  GError *error = NULL;
-  GList *list = records ((TestResolver *) resolver, rrname, type, &error);
-
-  if (list == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, list, NULL);
-}
-
-static GList *
-lookup_records_finish (GResolver     *resolver,
-                       GAsyncResult  *result,
-                       GError       **error)
-{
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-static GList *
-lookup_records (GResolver            *resolver,
-                const char           *rrname,
-                GResolverRecordType   type,
-                GCancellable         *cancellable,
-                GError              **error)
-{
-  return records ((TestResolver *) resolver, rrname, type, error);
-}
-
-static void
-test_resolver_finalize (GObject *object)
-{
-  g_hash_table_unref (((TestResolver *) object)->hosts);
-  G_OBJECT_CLASS (test_resolver_parent_class)->finalize (object);
-}
-
-static void
-test_resolver_class_init (TestResolverClass *klass)
-{
-  GResolverClass *resolver_class = G_RESOLVER_CLASS (klass);
-
-  G_OBJECT_CLASS (klass)->finalize = test_resolver_finalize;
-  resolver_class->lookup_by_name = lookup_by_name;
-  resolver_class->lookup_by_name_async = lookup_by_name_async;
-  resolver_class->lookup_by_name_finish = lookup_by_name_finish;
-  resolver_class->lookup_by_name_with_flags = lookup_by_name_with_flags;
-  resolver_class->lookup_by_name_with_flags_async = lookup_by_name_with_flags_async;
-  resolver_class->lookup_by_name_with_flags_finish = lookup_by_name_finish;
-  resolver_class->lookup_records = lookup_records;
-  resolver_class->lookup_records_async = lookup_records_async;
-  resolver_class->lookup_records_finish = lookup_records_finish;
-}
-
-static void
-test_resolver_init (TestResolver *self)
-{
-  self->hosts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-}
 
 /* The provider list and the autoconfig format */
 
@@ -377,7 +204,7 @@ static void
 test_run (void)
 {
   g_autoptr(MailerTestDovecot) dovecot = mailer_test_dovecot_new ();
-  g_autoptr(TestResolver) resolver = g_object_new (test_resolver_get_type (), NULL);
+  g_autoptr(MailerTestResolver) resolver = mailer_test_resolver_new ();
   g_autoptr(GResolver) previous = g_resolver_get_default ();
   g_autoptr(SoupServer) server = NULL;
   g_autoptr(GTlsCertificate) certificate = NULL;
@@ -414,7 +241,8 @@ test_run (void)
   ca = g_tls_file_database_new (ca_path, &error);
   g_assert_no_error (error);
 
-  /* example.test: its hosts on loopback, its SRV and MX records. */
+  /* example.test: its hosts on loopback, its SRV and MX records (the "."
+   * of _pop3._tcp: "not offered", RFC 2782). */
   for (guint i = 0; i < 7; i++)
     {
       static const char * const names[] = {
@@ -422,9 +250,11 @@ test_run (void)
         "pop.example.test", "pop3.example.test", "imaps.example.test",
       };
 
-      g_hash_table_add (resolver->hosts, g_strdup (names[i]));
+      mailer_test_resolver_add_host (resolver, names[i]);
     }
-  resolver->srv_port = imaps;
+  mailer_test_resolver_add_srv (resolver, "_imaps._tcp.example.test", "imaps.example.test.", imaps);
+  mailer_test_resolver_add_srv (resolver, "_pop3._tcp.example.test", ".", 110);
+  mailer_test_resolver_add_mx (resolver, "example.test", "alt1.aspmx.l.google.com");
   g_resolver_set_default (G_RESOLVER (resolver));
 
   detect = mailer_autodetect_new ("sam@example.test");

@@ -184,6 +184,20 @@ mailer_account_check_finish (GAsyncResult          *result,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* Whether the check stopped at a certificate the user may trust. */
+gboolean
+mailer_setup_error_needs_trust (const GError *error)
+{
+  return g_error_matches (error, MAILER_CONNECTION_ERROR, MAILER_CONNECTION_ERROR_CERTIFICATE_UNTRUSTED);
+}
+
+/* What an account pins to trust @certificate: its SHA-256 fingerprint. */
+char *
+mailer_certificate_fingerprint (GTlsCertificate *certificate)
+{
+  return mailer_certificate_get_sha256 (certificate);
+}
+
 /**
  * mailer_describe_setup_error:
  *

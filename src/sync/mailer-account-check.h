@@ -17,6 +17,8 @@ gboolean  mailer_account_check_finish   (GAsyncResult          *result,
                                          GTlsCertificateFlags  *certificate_errors,
                                          GError               **error);
 
+gboolean  mailer_setup_error_needs_trust (const GError         *error);
+char     *mailer_certificate_fingerprint (GTlsCertificate      *certificate);
 char     *mailer_describe_setup_error   (const GError          *error,
                                          MailerAccount         *account);
 char     *mailer_describe_certificate   (GTlsCertificate       *certificate,

@@ -7,6 +7,7 @@
 
 #include <glib/gi18n.h>
 
+#include "mailer-account-wizard.h"
 #include "mailer-application.h"
 #include "mailer-preferences-window.h"
 #include "mailer-session.h"
@@ -86,6 +87,20 @@ about_activated (GSimpleAction *action,
 }
 
 static void
+add_account_activated (GSimpleAction *action,
+                       GVariant      *parameter,
+                       gpointer       user_data)
+{
+  MailerApplication *self = MAILER_APPLICATION (user_data);
+  MailerAccountWizard *wizard;
+
+  if (self->session == NULL)
+    return;
+  wizard = mailer_account_wizard_new (gtk_application_get_active_window (GTK_APPLICATION (self)), self->session);
+  gtk_window_present (GTK_WINDOW (wizard));
+}
+
+static void
 preferences_activated (GSimpleAction *action,
                        GVariant      *parameter,
                        gpointer       user_data)
@@ -127,6 +142,7 @@ static const GActionEntry app_actions[] = {
   { "quit", quit_activated },
   { "about", about_activated },
   { "preferences", preferences_activated },
+  { "add-account", add_account_activated },
   { "show-message", show_message_activated, "x" },
 };
 
@@ -219,6 +235,11 @@ mailer_application_activate (GApplication *app)
           mailer_session_set_periodic_checks (self->session, TRUE);
           mailer_window_refresh (MAILER_WINDOW (window));
         }
+      gtk_window_present (window);
+      /* The first start: the account setup, over the window. */
+      if (self->session != NULL && g_list_model_get_n_items (mailer_session_get_accounts (self->session)) == 0)
+        g_action_group_activate_action (G_ACTION_GROUP (app), "add-account", NULL);
+      return;
     }
 
   gtk_window_present (window);
