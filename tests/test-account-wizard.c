@@ -141,6 +141,79 @@ added_cb (MailerAccountWizard *wizard,
   g_set_object (out, account);
 }
 
+/* Everything logged by the process, at every level. */
+static GString *logged;
+
+static GLogWriterOutput
+capture_writer (GLogLevelFlags   level,
+                const GLogField *fields,
+                gsize            n_fields,
+                gpointer         user_data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_strcmp0 (fields[i].key, "MESSAGE") == 0 && fields[i].value != NULL)
+      {
+        if (fields[i].length < 0)
+          g_string_append (logged, fields[i].value);
+        else
+          g_string_append_len (logged, fields[i].value, fields[i].length);
+        g_string_append_c (logged, '\n');
+      }
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+/* Whether a file under @path holds @needle. */
+static gboolean
+tree_contains (const char *path,
+               const char *needle)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (dir == NULL)
+    {
+      g_autofree char *contents = NULL;
+      gsize len;
+
+      gsize n = strlen (needle);
+
+      if (!g_file_get_contents (path, &contents, &len, NULL))
+        return FALSE;
+      for (gsize i = 0; i + n <= len; i++)
+        if (memcmp (contents + i, needle, n) == 0)
+          return TRUE;
+      return FALSE;
+    }
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (tree_contains (child, needle))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+settings_contain (const char *needle)
+{
+  g_autoptr(GSettings) settings = g_settings_new ("org.example.Mailer");
+  g_autoptr(GSettingsSchema) schema = NULL;
+  g_auto(GStrv) keys = NULL;
+
+  g_object_get (settings, "settings-schema", &schema, NULL);
+  keys = g_settings_schema_list_keys (schema);
+  for (guint i = 0; keys[i] != NULL; i++)
+    {
+      g_autoptr(GVariant) value = g_settings_get_value (settings, keys[i]);
+      g_autofree char *text = g_variant_print (value, FALSE);
+
+      if (strstr (text, needle) != NULL)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 static void
 test_wizard (void)
 {
@@ -223,6 +296,36 @@ test_wizard (void)
     g_assert_no_error (error);
     g_assert_cmpstr (password, ==, "sam pass");
   }
+
+  /* The passwords, right and wrong, nowhere but in the keyring: not in the
+   * store's files, not in the settings, not in anything logged (debug
+   * messages too). */
+  for (guint i = 0; i < 2; i++)
+    {
+      const char *secret = i == 0 ? "sam pass" : "not the password";
+
+      g_assert_false (tree_contains (mailer_store_get_dir (mailer_session_get_store (session)), secret));
+      g_assert_false (settings_contain (secret));
+      g_assert_null (strstr (logged->str, secret));
+    }
+
+  /* Removing the account takes its password out of the keyring. */
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autoptr(GAsyncResult) looked = NULL;
+    g_autofree char *password = NULL;
+    GAsyncResult *pending = NULL;
+
+    mailer_session_remove_account_async (session, added, NULL, mailer_test_store_result_cb, &pending);
+    result = mailer_test_wait_result (&pending, 10);
+    g_assert_true (mailer_session_remove_account_finish (session, result, &error));
+    g_assert_no_error (error);
+    mailer_secrets_lookup_password_async (added, NULL, mailer_test_store_result_cb, &pending);
+    looked = mailer_test_wait_result (&pending, 10);
+    password = mailer_secrets_lookup_password_finish (looked, &error);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+    g_assert_null (password);
+  }
   mailer_test_dovecot_stop (dovecot);
 }
 
@@ -231,6 +334,8 @@ main (int   argc,
       char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
+  logged = g_string_new (NULL);
+  g_log_set_writer_func (capture_writer, NULL, NULL);
   gtk_init ();
   adw_init ();
 
