@@ -16,6 +16,7 @@
 
 #include "mailer-account-check.h"
 #include "mailer-autodetect.h"
+#include "mailer-session.h"
 #include "mailer-connection.h"
 #include "mailer-imap-parser.h"
 #include "mailer-test-dovecot.h"
@@ -348,6 +349,94 @@ test_run (void)
   g_rmdir (dir);
 }
 
+static guint
+count_in_log (MailerTestDovecot *dovecot,
+              const char        *what)
+{
+  g_autofree char *log = mailer_test_dovecot_get_log (dovecot);
+  guint n = 0;
+
+  for (const char *at = log; at != NULL && (at = strstr (at, what)) != NULL; at++)
+    n++;
+  return n;
+}
+
+static gboolean
+sync_account (MailerSession  *session,
+              MailerAccount  *account,
+              GError        **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  GAsyncResult *pending = NULL;
+
+  mailer_session_sync_account_async (session, account, NULL, mailer_test_store_result_cb, &pending);
+  result = mailer_test_wait_result (&pending, 30);
+  return mailer_session_sync_account_finish (session, result, error) >= 0;
+}
+
+/* The password changed on the server: the account says "Password
+ * required" and is not tried again (no endless retries that could lock
+ * the account) until the user enters the new one. */
+static void
+test_password_rejected_later (void)
+{
+  g_autoptr(MailerTestDovecot) dovecot = mailer_test_dovecot_new ();
+  g_autofree char *dir = g_dir_make_tmp ("mailer-password-XXXXXX", NULL);
+  g_autoptr(MailerSession) session = NULL;
+  g_autoptr(MailerAccount) account = mailer_account_new (MAILER_ACCOUNT_KIND_IMAP);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *pin = NULL;
+
+  mailer_test_dovecot_add_user (dovecot, "sam", "new pass");
+  g_assert_true (mailer_test_dovecot_start (dovecot, &error));
+  g_assert_no_error (error);
+  session = mailer_session_new (dir, &error);
+  g_assert_no_error (error);
+  pin = mailer_certificate_get_sha256 (mailer_test_dovecot_get_certificate (dovecot));
+  g_object_set (account, "display-name", "Sam", "address", "sam@example.test", "host", "127.0.0.1",
+                "port", (guint) mailer_test_dovecot_get_port (dovecot, MAILER_TEST_DOVECOT_IMAPS),
+                "username", "sam", "pinned-certificate", pin, NULL);
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+    GAsyncResult *pending = NULL;
+
+    mailer_session_add_account_async (session, account, "old pass", NULL, mailer_test_store_result_cb, &pending);
+    result = mailer_test_wait_result (&pending, 10);
+    g_assert_true (mailer_session_add_account_finish (session, result, &error));
+    g_assert_no_error (error);
+  }
+
+  g_assert_false (sync_account (session, account, &error));
+  g_assert_error (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_AUTH_FAILED);
+  g_clear_error (&error);
+  g_assert_true (mailer_account_get_needs_password (account));
+  g_assert_cmpuint (count_in_log (dovecot, "Password mismatch"), ==, 1);
+
+  /* Asked again (a periodic check, Retry): not sent to the server. */
+  g_assert_false (sync_account (session, account, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_assert_cmpstr (error->message, ==, "Password required");
+  g_clear_error (&error);
+  g_assert_cmpuint (count_in_log (dovecot, "Password mismatch"), ==, 1);
+
+  /* The new password: saved, and the account checks again. */
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+    GAsyncResult *pending = NULL;
+
+    mailer_session_set_password_async (session, account, "new pass", NULL, mailer_test_store_result_cb, &pending);
+    result = mailer_test_wait_result (&pending, 10);
+    g_assert_true (mailer_session_set_password_finish (session, result, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_false (mailer_account_get_needs_password (account));
+  g_assert_true (sync_account (session, account, &error));
+  g_assert_no_error (error);
+
+  g_clear_object (&session);
+  mailer_test_dovecot_stop (dovecot);
+}
+
 static void
 test_not_an_address (void)
 {
@@ -501,5 +590,6 @@ main (int   argc,
   g_test_add_func ("/autodetect/not-an-address", test_not_an_address);
   g_test_add_func ("/autodetect/run", test_run);
   g_test_add_func ("/autodetect/check", test_check);
+  g_test_add_func ("/autodetect/password-rejected-later", test_password_rejected_later);
   return g_test_run ();
 }

@@ -16,6 +16,7 @@
 #include "mailer-message-list.h"
 #include "mailer-message-row.h"
 #include "mailer-test-monitor.h"
+#include "mailer-secrets.h"
 #include "mailer-test-ui.h"
 #include "mailer-test-util.h"
 #include "mailer-window.h"
@@ -664,6 +665,19 @@ retry_ran (gpointer data)
 
 /* The sidebar says what an account is doing, and when a check failed,
  * why, with a Retry that checks again. */
+static gboolean
+password_taken (gpointer data)
+{
+  return !mailer_account_get_needs_password (data);
+}
+
+static gboolean
+check_ended (gpointer data)
+{
+  return mailer_account_get_connection_state (data) != MAILER_CONNECTION_STATE_CONNECTING &&
+         mailer_account_get_connection_state (data) != MAILER_CONNECTION_STATE_SYNCING;
+}
+
 static void
 test_window_account_state (void)
 {
@@ -715,6 +729,44 @@ test_window_account_state (void)
   gtk_widget_activate (retry);
   /* The check ran again. */
   mailer_test_ui_wait_until (retry_ran, work);
+
+  /* The password rejected: "Password required", no Retry, and a dialog
+   * for another one, which goes to the keyring. */
+  mailer_test_ui_wait_until (check_ended, work);
+  mailer_account_set_needs_password (work, TRUE);
+  mailer_account_set_connection_state (work, MAILER_CONNECTION_STATE_ERROR);
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (status)), ==, "Password required");
+  g_assert_false (gtk_widget_get_visible (retry));
+  g_assert_nonnull (find_labelled (popover, GTK_TYPE_BUTTON, "_Enter Password…"));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.enter-password", "s",
+                                             mailer_account_get_uuid (work)));
+  {
+    GtkWidget *dialog = NULL;
+    GListModel *toplevels = gtk_window_get_toplevels ();  /* (transfer none) */
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autofree char *password = NULL;
+    GAsyncResult *pending = NULL;
+    g_autoptr(GError) error = NULL;
+
+    for (guint i = 0; i < g_list_model_get_n_items (toplevels) && dialog == NULL; i++)
+      {
+        g_autoptr(GObject) toplevel = g_list_model_get_item (toplevels, i);
+
+        if (ADW_IS_MESSAGE_DIALOG (toplevel))
+          dialog = GTK_WIDGET (toplevel);
+      }
+    g_assert_nonnull (dialog);
+    mailer_test_ui_wait_for_window (dialog);
+    mailer_test_ui_save_screenshot (dialog, "window-password-required");
+    gtk_editable_set_text (GTK_EDITABLE (mailer_test_ui_find_named (dialog, "password-entry")), "a new one");
+    adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "save");
+    mailer_test_ui_wait_until (password_taken, work);
+    mailer_secrets_lookup_password_async (work, NULL, mailer_test_store_result_cb, &pending);
+    result = mailer_test_wait_result (&pending, 10);
+    password = mailer_secrets_lookup_password_finish (result, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (password, ==, "a new one");
+  }
 
   gtk_window_destroy (GTK_WINDOW (window));
 }

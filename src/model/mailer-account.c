@@ -34,6 +34,7 @@ struct _MailerAccount
   guint check_interval;
   guint prefetch_days;
   gint64 last_sync;
+  gboolean needs_password;
 };
 
 G_DEFINE_FINAL_TYPE (MailerAccount, mailer_account, G_TYPE_OBJECT)
@@ -61,6 +62,7 @@ enum {
   PROP_CHECK_INTERVAL,
   PROP_PREFETCH_DAYS,
   PROP_LAST_SYNC,
+  PROP_NEEDS_PASSWORD,
   N_PROPS
 };
 
@@ -149,6 +151,9 @@ mailer_account_get_property (GObject    *object,
       break;
     case PROP_LAST_SYNC:
       g_value_set_int64 (value, self->last_sync);
+      break;
+    case PROP_NEEDS_PASSWORD:
+      g_value_set_boolean (value, self->needs_password);
       break;
     case PROP_FOLDERS:
       g_value_set_object (value, mailer_account_get_folders (self));
@@ -349,6 +354,12 @@ mailer_account_class_init (MailerAccountClass *klass)
   properties[PROP_LAST_SYNC] =
     g_param_spec_int64 ("last-sync", NULL, NULL, 0, G_MAXINT64, 0,
                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /* The server rejected the password (or none is stored): nothing is
+   * tried again until the user enters one.  Not stored. */
+  properties[PROP_NEEDS_PASSWORD] =
+    g_param_spec_boolean ("needs-password", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -583,3 +594,22 @@ SIMPLE_PROPERTY (gboolean, delete_when_deleted, PROP_DELETE_WHEN_DELETED)
 SIMPLE_PROPERTY (guint64, size_limit, PROP_SIZE_LIMIT)
 SIMPLE_PROPERTY (guint, check_interval, PROP_CHECK_INTERVAL)
 SIMPLE_PROPERTY (guint, prefetch_days, PROP_PREFETCH_DAYS)
+
+gboolean
+mailer_account_get_needs_password (MailerAccount *self)
+{
+  g_return_val_if_fail (MAILER_IS_ACCOUNT (self), FALSE);
+  return self->needs_password;
+}
+
+void
+mailer_account_set_needs_password (MailerAccount *self,
+                                   gboolean       needs_password)
+{
+  g_return_if_fail (MAILER_IS_ACCOUNT (self));
+
+  if (self->needs_password == !!needs_password)
+    return;
+  self->needs_password = !!needs_password;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NEEDS_PASSWORD]);
+}

@@ -46,6 +46,9 @@ void                   mailer_account_set_status_message   (MailerAccount       
                                                             const char            *message);
 
 gint64                 mailer_account_get_last_sync        (MailerAccount         *self);
+gboolean               mailer_account_get_needs_password   (MailerAccount         *self);
+void                   mailer_account_set_needs_password   (MailerAccount         *self,
+                                                            gboolean               needs_password);
 double                 mailer_account_get_progress         (MailerAccount         *self);
 void                   mailer_account_set_progress         (MailerAccount         *self,
                                                             double                 progress);

@@ -624,6 +624,9 @@ run_fail (GTask  *task,
   self->running = FALSE;
   mailer_account_set_connection_state (self->account, MAILER_CONNECTION_STATE_ERROR);
   mailer_account_set_status_message (self->account, error->message);
+  /* Tried again only with another password. */
+  if (g_error_matches (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_AUTH_FAILED))
+    mailer_account_set_needs_password (self->account, TRUE);
   mailer_account_set_progress (self->account, -1);
   /* The connection's state is unknown now: start afresh next time. */
   if (self->client != NULL)
@@ -3345,6 +3348,10 @@ push_run_cb (GObject      *source,
           self->wanted = TRUE;
           return;
         }
+      /* A rejected password is not tried again and again (the server may
+       * lock the account): the user is asked for another. */
+      if (g_error_matches (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_AUTH_FAILED))
+        return;
       /* Offline, or the server went away: try again, less and less often. */
       g_debug ("Push for %s stopped: %s; retrying in %u s",
                mailer_account_get_host (self->account), error->message, self->retry_delay);
@@ -3662,6 +3669,24 @@ reader_idle (MailerImapSync *self)
   self->reader_renew_id = g_timeout_add_seconds (IDLE_RENEW_SECONDS, reader_renew_cb, self);
   mailer_imap_client_idle_async (self->reader, self->push_cancellable, reader_idle_finished_cb,
                                  g_object_ref (self));
+}
+
+/**
+ * mailer_imap_sync_set_password:
+ *
+ * The password the next connections log in with (the user entered a new
+ * one).
+ */
+void
+mailer_imap_sync_set_password (MailerImapSync *self,
+                               const char     *password)
+{
+  g_return_if_fail (MAILER_IS_IMAP_SYNC (self));
+
+  if (self->password != NULL)
+    memset (self->password, 0, strlen (self->password));
+  g_free (self->password);
+  self->password = g_strdup (password);
 }
 
 /**

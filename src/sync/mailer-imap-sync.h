@@ -53,6 +53,8 @@ gboolean        mailer_imap_sync_fetch_body_finish (MailerImapSync        *self,
 void            mailer_imap_sync_start_push        (MailerImapSync        *self);
 void            mailer_imap_sync_stop_push         (MailerImapSync        *self);
 void            mailer_imap_sync_kick              (MailerImapSync        *self);
+void            mailer_imap_sync_set_password      (MailerImapSync        *self,
+                                                    const char            *password);
 void            mailer_imap_sync_watch_folder      (MailerImapSync        *self,
                                                     gint64                 folder_id);
 

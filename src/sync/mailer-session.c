@@ -7,9 +7,12 @@
  */
 #include "config.h"
 
+#include <glib/gi18n.h>
+
 #include "mailer-imap-sync.h"
 #include "mailer-pop3-sync.h"
 #include "mailer-secrets.h"
+#include "mailer-pop3-parser.h"
 #include "mailer-session.h"
 
 struct _MailerSession
@@ -702,6 +705,9 @@ pop3_done_cb (GObject      *source,
   g_hash_table_remove (self->running, account);
   if (!mailer_pop3_sync_run_finish (MAILER_POP3_SYNC (source), result, &sync_result, &error))
     {
+      /* Tried again only with another password. */
+      if (g_error_matches (error, MAILER_POP3_ERROR, MAILER_POP3_ERROR_AUTH_FAILED))
+        mailer_account_set_needs_password (account, TRUE);
       g_task_return_error (task, error);
       return;
     }
@@ -759,6 +765,9 @@ password_cb (GObject      *source,
                              ? mailer_account_get_display_name (account) : mailer_account_get_host (account));
       mailer_account_set_connection_state (account, MAILER_CONNECTION_STATE_ERROR);
       mailer_account_set_status_message (account, error->message);
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED) ||
+          g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        mailer_account_set_needs_password (account, TRUE);
       g_task_return_error (task, error);
       return;
     }
@@ -840,6 +849,14 @@ mailer_session_sync_account_async (MailerSession       *self,
     {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_BUSY,
                                "Mail is already being checked for this account");
+      g_object_unref (task);
+      return;
+    }
+  /* The server rejected the password: not again, until the user gave
+   * another (mailer_session_set_password_async ()). */
+  if (mailer_account_get_needs_password (account))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, _("Password required"));
       g_object_unref (task);
       return;
     }
@@ -991,6 +1008,63 @@ mailer_session_watch_folder (MailerSession *self,
   g_hash_table_iter_init (&iter, self->imap);
   while (g_hash_table_iter_next (&iter, NULL, &sync))
     mailer_imap_sync_watch_folder (sync, folder_id);
+}
+
+static void
+password_stored_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerAccount *account = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!mailer_secrets_store_password_finish (result, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  mailer_account_set_needs_password (account, FALSE);
+  g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * mailer_session_set_password_async:
+ *
+ * A new password for @account (the server rejected the old one): into the
+ * keyring, for the syncs from now on; checks may go on.
+ */
+void
+mailer_session_set_password_async (MailerSession       *self,
+                                   MailerAccount       *account,
+                                   const char          *password,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  MailerImapSync *imap;
+
+  g_return_if_fail (MAILER_IS_SESSION (self));
+  g_return_if_fail (MAILER_IS_ACCOUNT (account));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mailer_session_set_password_async);
+  g_task_set_task_data (task, g_object_ref (account), g_object_unref);
+  imap = g_hash_table_lookup (self->imap, account);
+  if (imap != NULL)
+    mailer_imap_sync_set_password (imap, password);
+  mailer_secrets_store_password_async (account, password, cancellable, password_stored_cb,
+                                       g_steal_pointer (&task));
+}
+
+gboolean
+mailer_session_set_password_finish (MailerSession  *self,
+                                    GAsyncResult   *result,
+                                    GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /**

@@ -56,6 +56,15 @@ void           mailer_session_set_periodic_checks   (MailerSession        *self,
 
 void           mailer_session_set_push              (MailerSession        *self,
                                                      gboolean              enabled);
+void           mailer_session_set_password_async    (MailerSession        *self,
+                                                     MailerAccount        *account,
+                                                     const char           *password,
+                                                     GCancellable         *cancellable,
+                                                     GAsyncReadyCallback   callback,
+                                                     gpointer              user_data);
+gboolean       mailer_session_set_password_finish   (MailerSession        *self,
+                                                     GAsyncResult         *result,
+                                                     GError              **error);
 void           mailer_session_watch_folder          (MailerSession        *self,
                                                      gint64                folder_id);
 void           mailer_session_set_network_monitor   (MailerSession        *self,

@@ -28,6 +28,7 @@ struct _MailerAccountRow
   GtkMenuButton *error_button;
   GtkLabel *error_label;
   GtkButton *retry_button;
+  GtkButton *password_button;
 };
 
 G_DEFINE_FINAL_TYPE (MailerAccountRow, mailer_account_row, GTK_TYPE_WIDGET)
@@ -70,7 +71,8 @@ update_state (MailerAccountRow *self)
       status = g_strdup (_("Checking for mail…"));
       break;
     case MAILER_CONNECTION_STATE_ERROR:
-      status = g_strdup (_("Could not check for mail"));
+      status = g_strdup (mailer_account_get_needs_password (account) ? _("Password required")
+                                                                     : _("Could not check for mail"));
       break;
     case MAILER_CONNECTION_STATE_ONLINE:
     case MAILER_CONNECTION_STATE_OFFLINE:
@@ -100,6 +102,9 @@ update_state (MailerAccountRow *self)
   gtk_spinner_set_spinning (self->spinner, busy);
 
   gtk_widget_set_visible (GTK_WIDGET (self->error_button), failed);
+  /* A rejected password: another one, rather than the same again. */
+  gtk_widget_set_visible (GTK_WIDGET (self->password_button), failed && mailer_account_get_needs_password (account));
+  gtk_widget_set_visible (GTK_WIDGET (self->retry_button), !mailer_account_get_needs_password (account));
   gtk_label_set_label (self->error_label, failed ? mailer_account_get_status_message (account) : NULL);
   if (!failed)
     gtk_menu_button_popdown (self->error_button);
@@ -147,6 +152,7 @@ mailer_account_row_class_init (MailerAccountRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, error_button);
   gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, error_label);
   gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, retry_button);
+  gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, password_button);
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
 }
 
@@ -197,6 +203,9 @@ mailer_account_row_set_account (MailerAccountRow *self,
                                 ? "network-server-symbolic" : "folder-download-symbolic");
   gtk_actionable_set_action_target (GTK_ACTIONABLE (self->retry_button), "s",
                                     mailer_account_get_uuid (account));
+  gtk_actionable_set_action_target (GTK_ACTIONABLE (self->password_button), "s",
+                                    mailer_account_get_uuid (account));
+  g_signal_connect_swapped (account, "notify::needs-password", G_CALLBACK (update_state), self);
   g_signal_connect_swapped (account, "notify::connection-state", G_CALLBACK (update_state), self);
   g_signal_connect_swapped (account, "notify::progress", G_CALLBACK (update_state), self);
   g_signal_connect_swapped (account, "notify::status-message", G_CALLBACK (update_state), self);

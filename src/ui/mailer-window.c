@@ -1491,6 +1491,92 @@ check_account_activated (GtkWidget  *widget,
     mailer_session_sync_account_async (self->session, account, NULL, refresh_done_cb, NULL);
 }
 
+/* "Password required": another password, into the keyring, and a check. */
+
+typedef struct
+{
+  MailerWindow *window;
+  MailerAccount *account;
+} PasswordSave;
+
+static void
+password_saved_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  PasswordSave *save = user_data;
+  g_autoptr(MailerWindow) self = save->window;
+  g_autoptr(MailerAccount) account = save->account;
+  g_autoptr(GError) error = NULL;
+
+  g_free (save);
+  if (!mailer_session_set_password_finish (MAILER_SESSION (source), result, &error))
+    {
+      adw_toast_overlay_add_toast (self->toasts, adw_toast_new (error->message));
+      return;
+    }
+  /* Then the check the user was waiting for. */
+  if (!mailer_session_is_syncing (self->session, account))
+    mailer_session_sync_account_async (self->session, account, NULL, refresh_done_cb, NULL);
+}
+
+static void
+password_response_cb (AdwMessageDialog *dialog,
+                      const char       *response,
+                      MailerWindow     *self)
+{
+  MailerAccount *account = g_object_get_data (G_OBJECT (dialog), "account");
+  GtkEditable *entry = g_object_get_data (G_OBJECT (dialog), "entry");
+  g_autofree char *password = g_strdup (gtk_editable_get_text (entry));
+  PasswordSave *save;
+
+  gtk_editable_set_text (entry, "");
+  if (!g_str_equal (response, "save") || account == NULL || self->session == NULL || *password == '\0')
+    return;
+  save = g_new0 (PasswordSave, 1);
+  save->window = g_object_ref (self);
+  save->account = g_object_ref (account);
+  mailer_session_set_password_async (self->session, account, password, NULL, password_saved_cb, save);
+  memset (password, 0, strlen (password));
+}
+
+static void
+enter_password_activated (GtkWidget  *widget,
+                          const char *action_name,
+                          GVariant   *parameter)
+{
+  MailerWindow *self = MAILER_WINDOW (widget);
+  MailerAccount *account;
+  GtkWidget *dialog;
+  GtkWidget *entry;
+  g_autofree char *body = NULL;
+
+  if (self->session == NULL)
+    return;
+  account = mailer_session_find_account (self->session, g_variant_get_string (parameter, NULL));
+  if (account == NULL)
+    return;
+  /* Translators: %s is an account's name; then its server */
+  body = g_strdup_printf (_("%s: the server %s rejected the saved password. Enter the current one; it is kept in the keyring."),
+                          mailer_account_get_display_name (account), mailer_account_get_host (account));
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Password Required"), body);
+  /* A GtkEntry: GTK 4.8's GtkPasswordEntry trips over the dialog's
+   * destruction (its caps-lock watch). */
+  entry = gtk_entry_new ();
+  gtk_entry_set_visibility (GTK_ENTRY (entry), FALSE);
+  gtk_entry_set_input_purpose (GTK_ENTRY (entry), GTK_INPUT_PURPOSE_PASSWORD);
+  gtk_entry_set_activates_default (GTK_ENTRY (entry), TRUE);
+  gtk_widget_set_name (entry, "password-entry");
+  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), entry);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"), "save", _("_Save"), NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "save", ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "save");
+  g_object_set_data_full (G_OBJECT (dialog), "account", g_object_ref (account), g_object_unref);
+  g_object_set_data (G_OBJECT (dialog), "entry", entry);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (password_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 /* Message actions */
 
 /* The messages the actions apply to: the rows selected (several, with
@@ -2285,6 +2371,7 @@ mailer_window_class_init (MailerWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.show-sidebar", NULL, show_sidebar_activated);
   gtk_widget_class_install_action (widget_class, "win.refresh", NULL, refresh_activated);
   gtk_widget_class_install_action (widget_class, "win.check-account", "s", check_account_activated);
+  gtk_widget_class_install_action (widget_class, "win.enter-password", "s", enter_password_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F5, 0, "win.refresh", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_r, GDK_CONTROL_MASK, "win.refresh", NULL);
   gtk_widget_class_install_action (widget_class, "win.toggle-read", NULL, toggle_read_activated);
