@@ -579,6 +579,81 @@ test_check (void)
   mailer_test_dovecot_stop (dovecot);
 }
 
+/* The server's certificate is not the one trusted (it changed): nothing
+ * is sent, and not retried; the new one, looked at (a connection only)
+ * and trusted, is pinned and the account works again. */
+static void
+test_certificate_changed (void)
+{
+  g_autoptr(MailerTestDovecot) dovecot = mailer_test_dovecot_new ();
+  g_autofree char *dir = g_dir_make_tmp ("mailer-trust-XXXXXX", NULL);
+  g_autoptr(MailerSession) session = NULL;
+  g_autoptr(MailerAccount) account = mailer_account_new (MAILER_ACCOUNT_KIND_IMAP);
+  g_autoptr(GError) error = NULL;
+  CheckResult out;
+
+  mailer_test_dovecot_add_user (dovecot, "sam", "sam pass");
+  g_assert_true (mailer_test_dovecot_start (dovecot, &error));
+  g_assert_no_error (error);
+  session = mailer_session_new (dir, &error);
+  g_assert_no_error (error);
+  g_object_set (account, "display-name", "Sam", "address", "sam@example.test", "host", "127.0.0.1",
+                "port", (guint) mailer_test_dovecot_get_port (dovecot, MAILER_TEST_DOVECOT_IMAPS),
+                "username", "sam",
+                "pinned-certificate", "0000000000000000000000000000000000000000000000000000000000000000", NULL);
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+    GAsyncResult *pending = NULL;
+
+    mailer_session_add_account_async (session, account, "sam pass", NULL, mailer_test_store_result_cb, &pending);
+    result = mailer_test_wait_result (&pending, 10);
+    g_assert_true (mailer_session_add_account_finish (session, result, &error));
+    g_assert_no_error (error);
+  }
+
+  g_assert_false (sync_account (session, account, &error));
+  g_assert_error (error, MAILER_CONNECTION_ERROR, MAILER_CONNECTION_ERROR_CERTIFICATE_UNTRUSTED);
+  g_clear_error (&error);
+  g_assert_true (mailer_account_get_needs_trust (account));
+  g_assert_false (sync_account (session, account, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_assert_cmpstr (error->message, ==, "Certificate not trusted");
+  g_clear_error (&error);
+  g_assert_cmpuint (count_in_log (dovecot, "Login: user=<sam>"), ==, 0);
+
+  /* What the window does for "Review Certificate…": connect only. */
+  out = check (account, NULL);
+  g_assert_false (out.ok);
+  g_assert_nonnull (out.certificate);
+  g_assert_cmpuint (count_in_log (dovecot, "Login: user=<sam>"), ==, 0);
+  {
+    g_autofree char *fingerprint = mailer_certificate_fingerprint (out.certificate);
+    g_autoptr(GAsyncResult) result = NULL;
+    GAsyncResult *pending = NULL;
+
+    mailer_session_trust_certificate_async (session, account, fingerprint, NULL, mailer_test_store_result_cb, &pending);
+    result = mailer_test_wait_result (&pending, 10);
+    g_assert_true (mailer_session_trust_certificate_finish (session, result, &error));
+    g_assert_no_error (error);
+    g_assert_cmpstr (mailer_account_get_pinned_certificate (account), ==, fingerprint);
+  }
+  g_clear_error (&out.error);
+  g_clear_object (&out.certificate);
+  g_assert_false (mailer_account_get_needs_trust (account));
+  g_assert_true (sync_account (session, account, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (count_in_log (dovecot, "Login: user=<sam>"), ==, 1);
+
+  /* Connect only, trusted: no login either. */
+  out = check (account, NULL);
+  g_assert_true (out.ok);
+  g_clear_object (&out.certificate);
+  g_assert_cmpuint (count_in_log (dovecot, "Login: user=<sam>"), ==, 1);
+
+  g_clear_object (&session);
+  mailer_test_dovecot_stop (dovecot);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -591,5 +666,6 @@ main (int   argc,
   g_test_add_func ("/autodetect/run", test_run);
   g_test_add_func ("/autodetect/check", test_check);
   g_test_add_func ("/autodetect/password-rejected-later", test_password_rejected_later);
+  g_test_add_func ("/autodetect/certificate-changed", test_certificate_changed);
   return g_test_run ();
 }

@@ -730,6 +730,15 @@ test_window_account_state (void)
   /* The check ran again. */
   mailer_test_ui_wait_until (retry_ran, work);
 
+  /* A certificate that changed: said, and offered to look at, no Retry. */
+  mailer_test_ui_wait_until (check_ended, work);
+  mailer_account_set_needs_trust (work, TRUE);
+  mailer_account_set_connection_state (work, MAILER_CONNECTION_STATE_ERROR);
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (status)), ==, "Certificate not trusted");
+  g_assert_false (gtk_widget_get_visible (retry));
+  g_assert_true (gtk_widget_get_visible (find_labelled (popover, GTK_TYPE_BUTTON, "_Review Certificate…")));
+  mailer_account_set_needs_trust (work, FALSE);
+
   /* The password rejected: "Password required", no Retry, and a dialog
    * for another one, which goes to the keyring. */
   mailer_test_ui_wait_until (check_ended, work);

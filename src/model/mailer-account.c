@@ -35,6 +35,7 @@ struct _MailerAccount
   guint prefetch_days;
   gint64 last_sync;
   gboolean needs_password;
+  gboolean needs_trust;
 };
 
 G_DEFINE_FINAL_TYPE (MailerAccount, mailer_account, G_TYPE_OBJECT)
@@ -63,6 +64,7 @@ enum {
   PROP_PREFETCH_DAYS,
   PROP_LAST_SYNC,
   PROP_NEEDS_PASSWORD,
+  PROP_NEEDS_TRUST,
   N_PROPS
 };
 
@@ -154,6 +156,9 @@ mailer_account_get_property (GObject    *object,
       break;
     case PROP_NEEDS_PASSWORD:
       g_value_set_boolean (value, self->needs_password);
+      break;
+    case PROP_NEEDS_TRUST:
+      g_value_set_boolean (value, self->needs_trust);
       break;
     case PROP_FOLDERS:
       g_value_set_object (value, mailer_account_get_folders (self));
@@ -359,6 +364,13 @@ mailer_account_class_init (MailerAccountClass *klass)
    * tried again until the user enters one.  Not stored. */
   properties[PROP_NEEDS_PASSWORD] =
     g_param_spec_boolean ("needs-password", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /* The server's certificate is not trusted here, or is not the one the
+   * user trusted (it changed): nothing is sent until the user looks at
+   * it and decides.  Not stored. */
+  properties[PROP_NEEDS_TRUST] =
+    g_param_spec_boolean ("needs-trust", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
@@ -612,4 +624,23 @@ mailer_account_set_needs_password (MailerAccount *self,
     return;
   self->needs_password = !!needs_password;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NEEDS_PASSWORD]);
+}
+
+gboolean
+mailer_account_get_needs_trust (MailerAccount *self)
+{
+  g_return_val_if_fail (MAILER_IS_ACCOUNT (self), FALSE);
+  return self->needs_trust;
+}
+
+void
+mailer_account_set_needs_trust (MailerAccount *self,
+                                gboolean       needs_trust)
+{
+  g_return_if_fail (MAILER_IS_ACCOUNT (self));
+
+  if (self->needs_trust == !!needs_trust)
+    return;
+  self->needs_trust = !!needs_trust;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NEEDS_TRUST]);
 }

@@ -49,6 +49,9 @@ gint64                 mailer_account_get_last_sync        (MailerAccount       
 gboolean               mailer_account_get_needs_password   (MailerAccount         *self);
 void                   mailer_account_set_needs_password   (MailerAccount         *self,
                                                             gboolean               needs_password);
+gboolean               mailer_account_get_needs_trust      (MailerAccount         *self);
+void                   mailer_account_set_needs_trust      (MailerAccount         *self,
+                                                            gboolean               needs_trust);
 double                 mailer_account_get_progress         (MailerAccount         *self);
 void                   mailer_account_set_progress         (MailerAccount         *self,
                                                             double                 progress);

@@ -106,6 +106,12 @@ connected_cb (GObject      *source,
       g_task_return_error (task, error);
       return;
     }
+  /* Only the connection (and its certificate) asked for. */
+  if (check->password == NULL)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
   if (check->imap != NULL)
     mailer_imap_client_login_async (check->imap, check->username, check->password,
                                     g_task_get_cancellable (task), logged_in_cb, g_object_ref (task));
@@ -116,6 +122,8 @@ connected_cb (GObject      *source,
 
 /**
  * mailer_account_check_async:
+ * @password: (nullable): the password, or %NULL to only connect (and see
+ *   the server's certificate)
  *
  * Logs in to @account's server with @password, and out again.
  */
@@ -139,7 +147,7 @@ mailer_account_check_async (MailerAccount       *account,
   if (username == NULL || *username == '\0')
     username = mailer_account_get_address (account);
   check->username = g_strdup (username ? username : "");
-  check->password = g_strdup (password ? password : "");
+  check->password = g_strdup (password);
   check->connection = mailer_connection_new (mailer_account_get_host (account), mailer_account_get_port (account),
                                              mailer_account_get_security (account));
   mailer_connection_set_pinned_certificate (check->connection, mailer_account_get_pinned_certificate (account));

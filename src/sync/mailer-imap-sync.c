@@ -28,6 +28,7 @@
 #include <gmime/gmime.h>
 #include <string.h>
 
+#include "mailer-account-check.h"
 #include "mailer-imap-client.h"
 #include "mailer-imap-sync.h"
 
@@ -624,9 +625,12 @@ run_fail (GTask  *task,
   self->running = FALSE;
   mailer_account_set_connection_state (self->account, MAILER_CONNECTION_STATE_ERROR);
   mailer_account_set_status_message (self->account, error->message);
-  /* Tried again only with another password. */
+  /* Tried again only with another password, or once the user decided
+   * about the certificate. */
   if (g_error_matches (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_AUTH_FAILED))
     mailer_account_set_needs_password (self->account, TRUE);
+  if (mailer_setup_error_needs_trust (error))
+    mailer_account_set_needs_trust (self->account, TRUE);
   mailer_account_set_progress (self->account, -1);
   /* The connection's state is unknown now: start afresh next time. */
   if (self->client != NULL)
@@ -3350,7 +3354,8 @@ push_run_cb (GObject      *source,
         }
       /* A rejected password is not tried again and again (the server may
        * lock the account): the user is asked for another. */
-      if (g_error_matches (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_AUTH_FAILED))
+      if (g_error_matches (error, MAILER_IMAP_ERROR, MAILER_IMAP_ERROR_AUTH_FAILED) ||
+          mailer_setup_error_needs_trust (error))
         return;
       /* Offline, or the server went away: try again, less and less often. */
       g_debug ("Push for %s stopped: %s; retrying in %u s",

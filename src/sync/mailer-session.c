@@ -9,6 +9,7 @@
 
 #include <glib/gi18n.h>
 
+#include "mailer-account-check.h"
 #include "mailer-imap-sync.h"
 #include "mailer-pop3-sync.h"
 #include "mailer-secrets.h"
@@ -708,6 +709,8 @@ pop3_done_cb (GObject      *source,
       /* Tried again only with another password. */
       if (g_error_matches (error, MAILER_POP3_ERROR, MAILER_POP3_ERROR_AUTH_FAILED))
         mailer_account_set_needs_password (account, TRUE);
+      if (mailer_setup_error_needs_trust (error))
+        mailer_account_set_needs_trust (account, TRUE);
       g_task_return_error (task, error);
       return;
     }
@@ -857,6 +860,13 @@ mailer_session_sync_account_async (MailerSession       *self,
   if (mailer_account_get_needs_password (account))
     {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, _("Password required"));
+      g_object_unref (task);
+      return;
+    }
+  /* Nor while the server's certificate waits for the user's decision. */
+  if (mailer_account_get_needs_trust (account))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, _("Certificate not trusted"));
       g_object_unref (task);
       return;
     }
@@ -1062,6 +1072,61 @@ gboolean
 mailer_session_set_password_finish (MailerSession  *self,
                                     GAsyncResult   *result,
                                     GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+trust_saved_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MailerAccount *account = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!mailer_store_save_account_finish (MAILER_STORE (source), result, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  mailer_account_set_needs_trust (account, FALSE);
+  g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * mailer_session_trust_certificate_async:
+ * @fingerprint: the SHA-256 fingerprint of the certificate the user looked
+ *   at and trusts
+ *
+ * Pins that certificate for @account (this server only) and saves it;
+ * checks may go on.
+ */
+void
+mailer_session_trust_certificate_async (MailerSession       *self,
+                                        MailerAccount       *account,
+                                        const char          *fingerprint,
+                                        GCancellable        *cancellable,
+                                        GAsyncReadyCallback  callback,
+                                        gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (MAILER_IS_SESSION (self));
+  g_return_if_fail (MAILER_IS_ACCOUNT (account));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mailer_session_trust_certificate_async);
+  g_task_set_task_data (task, g_object_ref (account), g_object_unref);
+  mailer_account_set_pinned_certificate (account, fingerprint);
+  mailer_store_save_account_async (self->store, account, cancellable, trust_saved_cb, g_steal_pointer (&task));
+}
+
+gboolean
+mailer_session_trust_certificate_finish (MailerSession  *self,
+                                         GAsyncResult   *result,
+                                         GError        **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);

@@ -65,6 +65,15 @@ void           mailer_session_set_password_async    (MailerSession        *self,
 gboolean       mailer_session_set_password_finish   (MailerSession        *self,
                                                      GAsyncResult         *result,
                                                      GError              **error);
+void           mailer_session_trust_certificate_async (MailerSession      *self,
+                                                     MailerAccount        *account,
+                                                     const char           *fingerprint,
+                                                     GCancellable         *cancellable,
+                                                     GAsyncReadyCallback   callback,
+                                                     gpointer              user_data);
+gboolean       mailer_session_trust_certificate_finish (MailerSession     *self,
+                                                     GAsyncResult         *result,
+                                                     GError              **error);
 void           mailer_session_watch_folder          (MailerSession        *self,
                                                      gint64                folder_id);
 void           mailer_session_set_network_monitor   (MailerSession        *self,

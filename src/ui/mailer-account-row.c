@@ -29,6 +29,7 @@ struct _MailerAccountRow
   GtkLabel *error_label;
   GtkButton *retry_button;
   GtkButton *password_button;
+  GtkButton *certificate_button;
 };
 
 G_DEFINE_FINAL_TYPE (MailerAccountRow, mailer_account_row, GTK_TYPE_WIDGET)
@@ -71,8 +72,9 @@ update_state (MailerAccountRow *self)
       status = g_strdup (_("Checking for mail…"));
       break;
     case MAILER_CONNECTION_STATE_ERROR:
-      status = g_strdup (mailer_account_get_needs_password (account) ? _("Password required")
-                                                                     : _("Could not check for mail"));
+      status = g_strdup (mailer_account_get_needs_trust (account) ? _("Certificate not trusted")
+                         : mailer_account_get_needs_password (account) ? _("Password required")
+                         : _("Could not check for mail"));
       break;
     case MAILER_CONNECTION_STATE_ONLINE:
     case MAILER_CONNECTION_STATE_OFFLINE:
@@ -104,7 +106,10 @@ update_state (MailerAccountRow *self)
   gtk_widget_set_visible (GTK_WIDGET (self->error_button), failed);
   /* A rejected password: another one, rather than the same again. */
   gtk_widget_set_visible (GTK_WIDGET (self->password_button), failed && mailer_account_get_needs_password (account));
-  gtk_widget_set_visible (GTK_WIDGET (self->retry_button), !mailer_account_get_needs_password (account));
+  /* A certificate to look at: that, rather than the same again. */
+  gtk_widget_set_visible (GTK_WIDGET (self->certificate_button), failed && mailer_account_get_needs_trust (account));
+  gtk_widget_set_visible (GTK_WIDGET (self->retry_button),
+                          !mailer_account_get_needs_password (account) && !mailer_account_get_needs_trust (account));
   gtk_label_set_label (self->error_label, failed ? mailer_account_get_status_message (account) : NULL);
   if (!failed)
     gtk_menu_button_popdown (self->error_button);
@@ -153,6 +158,7 @@ mailer_account_row_class_init (MailerAccountRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, error_label);
   gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, retry_button);
   gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, password_button);
+  gtk_widget_class_bind_template_child (widget_class, MailerAccountRow, certificate_button);
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
 }
 
@@ -205,6 +211,9 @@ mailer_account_row_set_account (MailerAccountRow *self,
                                     mailer_account_get_uuid (account));
   gtk_actionable_set_action_target (GTK_ACTIONABLE (self->password_button), "s",
                                     mailer_account_get_uuid (account));
+  gtk_actionable_set_action_target (GTK_ACTIONABLE (self->certificate_button), "s",
+                                    mailer_account_get_uuid (account));
+  g_signal_connect_swapped (account, "notify::needs-trust", G_CALLBACK (update_state), self);
   g_signal_connect_swapped (account, "notify::needs-password", G_CALLBACK (update_state), self);
   g_signal_connect_swapped (account, "notify::connection-state", G_CALLBACK (update_state), self);
   g_signal_connect_swapped (account, "notify::progress", G_CALLBACK (update_state), self);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <webkit/webkit.h>
 
+#include "mailer-account-check.h"
 #include "mailer-account-row.h"
 #include "mailer-message-list.h"
 #include "mailer-message-row.h"
@@ -1577,6 +1578,119 @@ enter_password_activated (GtkWidget  *widget,
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+/* "Certificate not trusted" (or changed): look at it, and trust it or not. */
+
+typedef struct
+{
+  MailerWindow *window;
+  MailerAccount *account;
+  char *fingerprint;
+} TrustData;
+
+static void
+trust_data_free (TrustData *data)
+{
+  g_clear_object (&data->window);
+  g_clear_object (&data->account);
+  g_free (data->fingerprint);
+  g_free (data);
+}
+
+static void
+trusted_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  TrustData *data = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!mailer_session_trust_certificate_finish (MAILER_SESSION (source), result, &error))
+    adw_toast_overlay_add_toast (data->window->toasts, adw_toast_new (error->message));
+  else if (!mailer_session_is_syncing (data->window->session, data->account))
+    mailer_session_sync_account_async (data->window->session, data->account, NULL, refresh_done_cb, NULL);
+  trust_data_free (data);
+}
+
+static void
+trust_response_cb (AdwMessageDialog *dialog,
+                   const char       *response,
+                   TrustData        *data)
+{
+  if (g_str_equal (response, "trust") && data->window->session != NULL)
+    {
+      TrustData *again = g_new0 (TrustData, 1);
+
+      again->window = g_object_ref (data->window);
+      again->account = g_object_ref (data->account);
+      mailer_session_trust_certificate_async (data->window->session, data->account, data->fingerprint, NULL,
+                                              trusted_cb, again);
+    }
+}
+
+static void
+certificate_checked_cb (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  TrustData *data = user_data;
+  g_autoptr(GTlsCertificate) certificate = NULL;
+  g_autoptr(GError) error = NULL;
+  GTlsCertificateFlags errors = 0;
+  g_autofree char *details = NULL;
+  g_autofree char *heading = NULL;
+  const char *pinned = mailer_account_get_pinned_certificate (data->account);
+  GtkWidget *dialog;
+
+  mailer_account_check_finish (result, &certificate, &errors, &error);
+  if (certificate == NULL || error == NULL || !mailer_setup_error_needs_trust (error))
+    {
+      /* Trusted by now (or not reachable): a check says which. */
+      mailer_account_set_needs_trust (data->account, FALSE);
+      if (!mailer_session_is_syncing (data->window->session, data->account))
+        mailer_session_sync_account_async (data->window->session, data->account, NULL, refresh_done_cb, NULL);
+      trust_data_free (data);
+      return;
+    }
+  data->fingerprint = mailer_certificate_fingerprint (certificate);
+  details = mailer_describe_certificate (certificate, errors);
+  if (pinned != NULL && *pinned != '\0')
+    /* Translators: %s is a server's name */
+    heading = g_strdup_printf (_("The Certificate of %s Changed"), mailer_account_get_host (data->account));
+  else
+    /* Translators: %s is a server's name */
+    heading = g_strdup_printf (_("The Certificate of %s Is Not Trusted"), mailer_account_get_host (data->account));
+  dialog = adw_message_dialog_new (GTK_WINDOW (data->window), heading, details);
+  gtk_widget_set_name (dialog, "certificate-dialog");
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"),
+                                    "trust", _("_Trust This Certificate"), NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "trust", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_signal_connect_data (dialog, "response", G_CALLBACK (trust_response_cb), data,
+                         (GClosureNotify) (void (*) (void)) trust_data_free, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+review_certificate_activated (GtkWidget  *widget,
+                              const char *action_name,
+                              GVariant   *parameter)
+{
+  MailerWindow *self = MAILER_WINDOW (widget);
+  MailerAccount *account;
+  TrustData *data;
+
+  if (self->session == NULL)
+    return;
+  account = mailer_session_find_account (self->session, g_variant_get_string (parameter, NULL));
+  if (account == NULL)
+    return;
+  data = g_new0 (TrustData, 1);
+  data->window = g_object_ref (self);
+  data->account = g_object_ref (account);
+  /* The certificate the server shows now: a connection, no login. */
+  mailer_account_check_async (account, NULL, NULL, certificate_checked_cb, data);
+}
+
 /* Message actions */
 
 /* The messages the actions apply to: the rows selected (several, with
@@ -2372,6 +2486,7 @@ mailer_window_class_init (MailerWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.refresh", NULL, refresh_activated);
   gtk_widget_class_install_action (widget_class, "win.check-account", "s", check_account_activated);
   gtk_widget_class_install_action (widget_class, "win.enter-password", "s", enter_password_activated);
+  gtk_widget_class_install_action (widget_class, "win.review-certificate", "s", review_certificate_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F5, 0, "win.refresh", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_r, GDK_CONTROL_MASK, "win.refresh", NULL);
   gtk_widget_class_install_action (widget_class, "win.toggle-read", NULL, toggle_read_activated);
